@@ -1,0 +1,78 @@
+"""Messages that flow from the decoders to everything downstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FLAG_LEAD_OFF = 0x01
+FLAG_BATTERY_LOW = 0x02
+FLAG_SATURATED = 0x04
+
+
+@dataclass
+class SampleBlock:
+    """A run of consecutive samples with nothing missing inside it.
+
+    ``samples`` holds raw ADC counts (int32, shape ``(n, channels)``); the
+    physical value is ``samples * mv_per_count`` millivolts.  Anything lost
+    *before* the first sample is stated in ``gap_before`` so downstream code
+    never stitches across a hole without knowing.  ``mv_per_count`` is 0.0
+    when the device does not state its scale (the counts are then all we know).
+    """
+
+    samples: np.ndarray
+    rate_hz: float
+    mv_per_count: float
+    t_host: float
+    gap_before: int = 0
+    flags: int = 0
+    first_index: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    def millivolts(self) -> np.ndarray:
+        return self.samples.astype(np.float64) * self.mv_per_count
+
+
+@dataclass
+class DecodeStats:
+    """Every byte and frame is accounted for: what was decoded, lost or junk."""
+
+    frames: int = 0
+    samples: int = 0
+    crc_errors: int = 0
+    malformed: int = 0
+    resyncs: int = 0
+    skipped_bytes: int = 0
+    gaps: int = 0
+    lost_frames: int = 0
+    lost_samples: int = 0
+    reconnects: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Packet:
+    """Bytes exactly as one transport read (or one BLE notification) delivered them."""
+
+    data: bytes
+    t_host: float
+
+
+@dataclass
+class LinkEvent:
+    """Something that happened to the link rather than the data (reconnect, watchdog)."""
+
+    kind: str
+    t_host: float
+    detail: dict = field(default_factory=dict)

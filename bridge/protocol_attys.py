@@ -1,0 +1,153 @@
+"""Attys (Glasgow Neuro) Bluetooth SPP protocol, as its open firmware speaks it.
+
+Host -> device: ASCII ``k=v\\n`` commands, each answered ``OK\\r\\n``.
+Device -> host after ``x=1`` in base64 mode (``d=1``): one line per sample,
+28 base64 characters + CRLF decoding to 20 bytes:
+
+    0-2 ADC ch1, 3-5 ADC ch2   24-bit little-endian offset binary (0x800000 = 0 V)
+    6   flags (bit5/6 GPIO, bit7 charging)
+    7   sample counter, modulo 256
+    8-13 accelerometer XYZ, 14-19 magnetometer XYZ   uint16 LE, offset 0x8000
+
+There is no checksum, so loss is found from the counter alone and any line
+of the wrong shape is dropped and counted.  Decoding is vectorised with numpy
+(no per-line Python) so replaying hours of capture stays fast.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+from .blocks import SampleBlock
+from .decoder import Decoder
+from .int24 import pack_le24_offset_binary
+
+ADC_REF_V = 2.42
+GAIN_FACTORS = (6, 1, 2, 3, 4, 8, 12)   # index sent in the high nibble of a=/b=
+RATE_INDEX = {125: 0, 250: 1, 500: 2, 1000: 3}
+LINE_CHARS = 28
+RAW_BYTES = 20
+WATCHDOG_S = 2.0
+
+
+def mv_per_count(gain_index: int = 0) -> float:
+    return ADC_REF_V * 1000.0 / float(1 << 23) / GAIN_FACTORS[gain_index]
+
+
+def startup_commands(rate_hz: int = 250, gain_index: int = 0, mux: int = 0) -> tuple[bytes, ...]:
+    """The commands a host sends (each waits for OK) before ``x=1`` starts the stream."""
+    g = ((gain_index & 0x0F) << 4) | (mux & 0x0F)
+    return (b"x=0", b"d=1", b"r=%d" % RATE_INDEX[rate_hz], f"a={g}".encode(), f"b={g}".encode())
+
+
+START = b"x=1"
+STOP = b"x=0"
+OK_LINE = b"OK\r\n"
+
+_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_LUT = np.full(256, 255, dtype=np.uint8)
+_LUT[np.frombuffer(_B64, dtype=np.uint8)] = np.arange(64, dtype=np.uint8)
+
+
+def encode_lines(ch1: np.ndarray, ch2: np.ndarray | None = None, first_counter: int = 0,
+                 flags: int = 0) -> bytes:
+    """Device side (used by the virtual wearable): samples -> CRLF-terminated base64 lines."""
+    ch1 = np.asarray(ch1, dtype=np.int64)
+    n = ch1.size
+    ch2 = np.zeros(n, dtype=np.int64) if ch2 is None else np.asarray(ch2, dtype=np.int64)
+    raw = np.zeros((n, RAW_BYTES), dtype=np.uint8)
+    raw[:, 0:3] = np.frombuffer(pack_le24_offset_binary(ch1), dtype=np.uint8).reshape(n, 3)
+    raw[:, 3:6] = np.frombuffer(pack_le24_offset_binary(ch2), dtype=np.uint8).reshape(n, 3)
+    raw[:, 6] = flags & 0xFF
+    raw[:, 7] = (first_counter + np.arange(n)) & 0xFF
+    raw[:, 8:20] = np.frombuffer(np.full(6 * n, 0x8000, dtype="<u2").tobytes(), dtype=np.uint8).reshape(n, 12)
+    return b"".join(base64.b64encode(r.tobytes()) + b"\r\n" for r in raw)
+
+
+def _decode_rows(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 28) base64 characters -> ((N, 20) bytes, valid mask)."""
+    v = _LUT[chars[:, :27]]
+    valid = (v != 255).all(axis=1) & (chars[:, 27] == ord("="))
+    six = np.zeros((chars.shape[0], 28), dtype=np.uint32)
+    six[:, :27] = np.where(v == 255, 0, v)
+    six = six.reshape(-1, 7, 4)
+    word = (six[:, :, 0] << 18) | (six[:, :, 1] << 12) | (six[:, :, 2] << 6) | six[:, :, 3]
+    out = np.empty((chars.shape[0], 7, 3), dtype=np.uint8)
+    out[:, :, 0] = (word >> 16) & 0xFF
+    out[:, :, 1] = (word >> 8) & 0xFF
+    out[:, :, 2] = word & 0xFF
+    return out.reshape(-1, 21)[:, :RAW_BYTES], valid
+
+
+class AttysDecoder(Decoder):
+    name = "attys"
+    start_command = START
+
+    def __init__(self, rate_hz: float = 250.0, mv_per_count: float = mv_per_count(0), channels: int = 2) -> None:
+        super().__init__(rate_hz, mv_per_count, channels)
+        self.startup_commands = startup_commands(int(rate_hz))
+        self._buf = b""
+        self._next_counter: int | None = None
+        self.acks = 0
+
+    def reset_continuity(self) -> None:
+        self._buf = b""
+        self._next_counter = None
+
+    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+        buf = self._buf + bytes(data)
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        if nl.size == 0:
+            if len(buf) > 4096:          # no line end in 4 KiB: this is not Attys data
+                self.stats.skipped_bytes += len(buf)
+                self.stats.malformed += 1
+                self._buf = b""
+            else:
+                self._buf = buf
+            return []
+        self._buf = buf[nl[-1] + 1:]
+        starts = np.concatenate(([0], nl[:-1] + 1))
+        lengths = nl - starts
+        good = (lengths == LINE_CHARS + 1) & (arr[np.maximum(nl - 1, 0)] == 13)
+        # "OK\r" acknowledgements and blank lines are protocol, not loss
+        ok = (lengths == 3) & (arr[np.minimum(starts, len(arr) - 1)] == ord("O"))
+        self.acks += int(ok.sum())
+        blank = lengths <= 1
+        bad = ~(good | ok | blank)
+        rows = np.empty((0, RAW_BYTES), dtype=np.uint8)
+        if good.any():
+            idx = starts[good][:, None] + np.arange(LINE_CHARS)
+            rows, valid = _decode_rows(arr[idx])
+            bad_chars = int((~valid).sum())
+            if bad_chars:
+                rows = rows[valid]
+            self.stats.malformed += bad_chars
+            self.stats.skipped_bytes += int((lengths[good][~valid] + 1).sum())
+        nbad = int(bad.sum())
+        if nbad:
+            self.stats.malformed += nbad
+            self.stats.skipped_bytes += int((lengths[bad] + 1).sum())
+            self.stats.resyncs += nbad
+        if rows.shape[0] == 0:
+            return []
+        self.stats.frames += rows.shape[0]
+        counter = rows[:, 7].astype(np.int64)
+        prev = np.concatenate(([counter[0] if self._next_counter is None else self._next_counter], (counter[:-1] + 1) & 0xFF))
+        # explicit modulo-256 arithmetic: how many samples the counter skipped
+        skipped = (counter - prev) & 0xFF
+        self._next_counter = int((counter[-1] + 1) & 0xFF)
+        adc = rows[:, 0:6].copy()
+        b = adc.reshape(-1, 2, 3).astype(np.int32)
+        vals = (b[:, :, 0] | (b[:, :, 1] << 8) | (b[:, :, 2] << 16)) - 0x800000
+        cuts = np.flatnonzero(skipped)
+        out = []
+        bounds = np.concatenate(([0], cuts, [rows.shape[0]]))
+        for a, z in zip(bounds[:-1], bounds[1:]):
+            if z <= a:
+                continue
+            gap = self._lost(int(skipped[a]), int(skipped[a])) if skipped[a] else 0
+            out.append(self._emit(vals[a:z].astype(np.int32), t_host, 0, gap))
+        return out

@@ -1,0 +1,136 @@
+"""The project's open frame format (spec: docs/protocol.md).
+
+    A5 5A | ver | flags | seq u16 LE | channels | n | samples 3*ch*n | CRC-32 LE
+
+The CRC-32 (zlib/IEEE) covers everything after the sync word, so zlib does the
+heavy lifting in C and the Python loop runs once per frame, not per byte.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from .blocks import SampleBlock
+from .decoder import Decoder
+from .int24 import pack_le24_signed, unpack_le24_signed
+
+SYNC = b"\xa5\x5a"
+VERSION = 1
+HEADER_LEN = 8
+CRC_LEN = 4
+MAX_FRAME = 244                       # one BLE notification at the usual 247-byte MTU
+MAX_VALUES = (MAX_FRAME - HEADER_LEN - CRC_LEN) // 3   # 77 samples x channels
+_HEADER = struct.Struct("<2sBBHBB")
+
+
+def frame_length(channels: int, n: int) -> int:
+    return HEADER_LEN + 3 * channels * n + CRC_LEN
+
+
+def encode_frame(samples: np.ndarray, seq: int, flags: int = 0) -> bytes:
+    """One frame from an ``(n, channels)`` block of signed 24-bit counts."""
+    s = np.asarray(samples)
+    if s.ndim == 1:
+        s = s[:, None]
+    n, ch = s.shape
+    if not (1 <= ch <= 255 and 1 <= n <= 255 and ch * n <= MAX_VALUES):
+        raise ValueError(f"a frame holds 1..{MAX_VALUES} values; got {n} x {ch}")
+    body = _HEADER.pack(SYNC, VERSION, flags & 0xFF, seq & 0xFFFF, ch, n)[2:] + pack_le24_signed(s)
+    return SYNC + body + struct.pack("<I", zlib.crc32(body))
+
+
+def encode_stream(samples: np.ndarray, per_frame: int, first_seq: int = 0, flags: int = 0) -> list[bytes]:
+    """Split a recording into back-to-back frames (the last one may be shorter)."""
+    s = np.asarray(samples)
+    if s.ndim == 1:
+        s = s[:, None]
+    return [
+        encode_frame(s[i:i + per_frame], first_seq + k, flags)
+        for k, i in enumerate(range(0, s.shape[0], per_frame))
+    ]
+
+
+class FrameDecoder(Decoder):
+    """Stream decoder: resynchronises on the sync word, checks CRC and sequence."""
+
+    name = "frame"
+
+    def __init__(self, rate_hz: float = 250.0, mv_per_count: float = 0.0, channels: int = 1) -> None:
+        super().__init__(rate_hz, mv_per_count, channels)
+        self._buf = b""
+        self._next_seq: int | None = None
+
+    def reset_continuity(self) -> None:
+        self._buf = b""
+        self._next_seq = None
+
+    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+        buf = self._buf + bytes(data)
+        pos = 0
+        end = len(buf)
+        runs: list[tuple[list[bytes], int, int, int]] = []   # (payloads, channels, flags, gap before)
+        stats = self.stats
+        in_junk = False
+        while True:
+            i = buf.find(SYNC, pos)
+            if i < 0:
+                keep = 1 if end > pos and buf[end - 1] == SYNC[0] else 0
+                self._skip(end - keep - pos, in_junk)
+                pos = end - keep
+                break
+            if i > pos:
+                self._skip(i - pos, in_junk)
+                in_junk = True
+            if end - i < HEADER_LEN:
+                pos = i
+                break
+            _, ver, flags, seq, ch, n = _HEADER.unpack_from(buf, i)
+            if ver != VERSION or ch == 0 or n == 0 or ch * n > MAX_VALUES:
+                self._skip(1, in_junk)       # a sync word inside junk or samples
+                in_junk = True
+                pos = i + 1
+                continue
+            flen = HEADER_LEN + 3 * ch * n + CRC_LEN
+            if end - i < flen:
+                pos = i
+                break
+            crc = int.from_bytes(buf[i + flen - CRC_LEN:i + flen], "little")
+            if zlib.crc32(buf[i + 2:i + flen - CRC_LEN]) != crc:
+                stats.crc_errors += 1
+                self._skip(1, in_junk)
+                in_junk = True
+                pos = i + 1
+                continue
+            in_junk = False
+            stats.frames += 1
+            if ch != self.channels:
+                self.channels = ch
+            gap = 0
+            if self._next_seq is not None and seq != self._next_seq:
+                lost = (seq - self._next_seq) & 0xFFFF
+                gap = self._lost(lost * n, lost)
+            self._next_seq = (seq + 1) & 0xFFFF
+            payload = buf[i + HEADER_LEN:i + flen - CRC_LEN]
+            if not gap and runs and runs[-1][1] == ch and runs[-1][2] == flags:
+                runs[-1][0].append(payload)
+            else:
+                runs.append(([payload], ch, flags, gap))
+            pos = i + flen
+        self._buf = buf[pos:]
+        return self._blocks(runs, t_host)
+
+    def _skip(self, nbytes: int, already_in_junk: bool) -> None:
+        if nbytes <= 0:
+            return
+        self.stats.skipped_bytes += nbytes
+        if not already_in_junk:
+            self.stats.resyncs += 1
+
+    def _blocks(self, runs, t_host: float) -> list[SampleBlock]:
+        return [
+            self._emit(unpack_le24_signed(b"".join(payloads)).reshape(-1, ch), t_host, flags, gap)
+            for payloads, ch, flags, gap in runs
+        ]

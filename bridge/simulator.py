@@ -1,0 +1,290 @@
+"""The virtual wearable: streams a real recording the way each device would.
+
+It turns a Recording into the device's native samples (rate and count scale
+of that device), cuts them into the device's frames, injects faults from a
+seeded plan and logs exactly what it injected, so tests can demand that the
+decoder's accounting matches to the sample.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import threading
+import time
+import tty
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import protocol_attys as attys
+from . import protocol_frame as frame
+from . import protocol_polar as polar
+from .protocols import DEFAULTS
+from .recording import Recording, to_rate
+
+FRAME_SAMPLES = {"frame": 25, "attys": 1, "polar": 73}
+
+
+@dataclass
+class FaultPlan:
+    drop: float = 0.0            # probability that a frame is never sent
+    corrupt: float = 0.0         # probability that a frame is damaged in flight
+    noise_every_s: float = 0.0   # a burst of random bytes between frames this often
+    noise_bytes: int = 64
+    pause_at_s: float = -1.0     # the device stops sending for pause_s (link stays up)
+    pause_s: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class FaultLog:
+    frames_sent: int = 0
+    samples_sent: int = 0
+    dropped_frames: int = 0
+    dropped_samples: int = 0
+    corrupted_frames: int = 0
+    corrupted_samples: int = 0
+    noise_bursts: int = 0
+    noise_bytes: int = 0
+    unsent_frames: int = 0       # produced while no host was connected (lost like on a real device)
+    dropped_indices: list[int] = field(default_factory=list)   # first sample index of each lost frame
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def device_samples(rec: Recording, protocol: str) -> Recording:
+    """The recording as the device would digitise it: its rate and its count scale."""
+    rate, mv, _ = DEFAULTS[protocol]
+    if protocol == "frame":
+        return rec if rec.rate_hz == rate else to_rate(rec, rate)
+    if rec.mv_per_count <= 0:
+        raise ValueError(f"a {protocol} device needs a recording with a known mV scale")
+    return to_rate(rec, rate, mv)
+
+
+@dataclass
+class DeviceFrame:
+    data: bytes
+    first_index: int
+    n: int
+
+
+def device_frames(dev: Recording, protocol: str, start_frame: int = 0, t0_ns: int = 10**18) -> list[DeviceFrame]:
+    """Every frame the device sends for ``dev`` (already at device scale)."""
+    per = FRAME_SAMPLES[protocol]
+    x = dev.counts
+    out = []
+    for k, i in enumerate(range(0, x.size, per)):
+        chunk = x[i:i + per]
+        if protocol == "frame":
+            data = frame.encode_frame(chunk, start_frame + k)
+        elif protocol == "attys":
+            data = attys.encode_lines(chunk, first_counter=start_frame + k)
+        else:
+            last = i + chunk.size - 1
+            data = polar.encode_notification(chunk, t0_ns + int(round(last * 1e9 / dev.rate_hz)))
+        out.append(DeviceFrame(data, i, int(chunk.size)))
+    return out
+
+
+class FaultInjector:
+    def __init__(self, plan: FaultPlan, protocol: str) -> None:
+        self.plan = plan
+        self.protocol = protocol
+        self.rng = np.random.default_rng(plan.seed)
+        self.log = FaultLog()
+        self._next_noise_s = plan.noise_every_s if plan.noise_every_s > 0 else None
+
+    def apply(self, f: DeviceFrame, t_s: float) -> list[bytes]:
+        """What actually goes on the wire for this frame (possibly nothing, possibly noise first)."""
+        out: list[bytes] = []
+        if self._next_noise_s is not None and t_s >= self._next_noise_s:
+            self._next_noise_s += self.plan.noise_every_s
+            if self.protocol != "polar":       # a BLE notification is never split by line noise
+                noise = self.rng.integers(0, 256, self.plan.noise_bytes, dtype=np.uint8).tobytes()
+                if self.protocol == "attys":
+                    noise = noise.replace(b"\n", b"?") + b"\r\n"   # line noise ends where the next line begins
+                else:
+                    noise = noise.replace(frame.SYNC[:1], b"\x00")  # keep it from posing as a frame start
+                out.append(noise)
+                self.log.noise_bursts += 1
+                self.log.noise_bytes += len(noise)
+        r = self.rng.random(2)
+        if r[0] < self.plan.drop:
+            self.log.dropped_frames += 1
+            self.log.dropped_samples += f.n
+            self.log.dropped_indices.append(f.first_index)
+            return out
+        data = f.data
+        if r[1] < self.plan.corrupt:
+            data = self._corrupt(data)
+            self.log.corrupted_frames += 1
+            self.log.corrupted_samples += f.n
+            self.log.dropped_indices.append(f.first_index)
+        out.append(data)
+        self.log.frames_sent += 1
+        self.log.samples_sent += f.n
+        return out
+
+    def _corrupt(self, data: bytes) -> bytes:
+        b = bytearray(data)
+        if self.protocol == "frame":
+            i = int(self.rng.integers(8, len(b) - 4))      # a sample byte: only the CRC can tell
+            b[i] ^= 1 << int(self.rng.integers(0, 8))
+        elif self.protocol == "attys":
+            # no checksum exists, so only damage that breaks the line's shape is detectable
+            b[int(self.rng.integers(0, 27))] = ord("!")
+        else:
+            b[0] = 0x7F                                    # not an ECG measurement frame
+        return bytes(b)
+
+
+class PtyWearable:
+    """A wearable on a pseudo-terminal: the host opens ``path`` with pyserial like a real port."""
+
+    def __init__(self, rec: Recording, protocol: str, speed: float = 1.0, faults: FaultPlan | None = None,
+                 loop: bool = False) -> None:
+        if protocol == "polar":
+            raise ValueError("a Polar H10 speaks BLE, not serial: use the virtual BLE sensor (source sim:polar)")
+        self.dev = device_samples(rec, protocol)
+        self.protocol = protocol
+        self.speed = speed
+        self.loop = loop
+        self.injector = FaultInjector(faults or FaultPlan(), protocol)
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        os.close(slave)
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self._poll = select.poll()
+        self._poll.register(self.master, select.POLLIN | select.POLLHUP)
+        self.commands: list[bytes] = []
+        self._cmd_buf = b""
+        self._streaming = protocol != "attys"
+
+    @property
+    def log(self) -> FaultLog:
+        return self.injector.log
+
+    def _connected(self) -> bool:
+        return not any(ev & select.POLLHUP for _, ev in self._poll.poll(0))
+
+    def _wait_connected(self) -> bool:
+        while not self.stop.is_set():
+            if self._connected():
+                time.sleep(0.2)       # let pyserial finish configuring and flushing the port
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _read_commands(self, timeout: float = 0.0) -> None:
+        """An Attys answers ``k=v`` commands with OK at any time; ``x=1``/``x=0`` start and stop it."""
+        r, _, _ = select.select([self.master], [], [], timeout)
+        if not r:
+            return
+        try:
+            self._cmd_buf += os.read(self.master, 256)
+        except OSError:
+            return
+        while b"\n" in self._cmd_buf:
+            line, self._cmd_buf = self._cmd_buf.split(b"\n", 1)
+            cmd = line.strip()
+            if not cmd:
+                continue
+            self.commands.append(cmd)
+            try:
+                _write_all(self.master, attys.OK_LINE)
+            except OSError:
+                return
+            if cmd == attys.START:
+                self._streaming = True
+            elif cmd == attys.STOP:
+                self._streaming = False
+
+    def run(self) -> FaultLog:
+        try:
+            self._serve()
+        finally:
+            self.finished.set()
+        return self.log
+
+    def _serve(self) -> None:
+        # The device clock starts when a host first connects (and, for an Attys, sends x=1).
+        while not self.stop.is_set():
+            if self._connected():
+                if self.protocol != "attys":
+                    time.sleep(0.2)      # let pyserial finish configuring and flushing the port
+                    break
+                self._read_commands(0.05)
+                if self._streaming:
+                    break
+            else:
+                time.sleep(0.02)
+        frames = device_frames(self.dev, self.protocol)
+        rate = self.dev.rate_hz
+        t_start = time.monotonic()
+        k = 0
+        lap = 0
+        plan = self.injector.plan
+        paused = False
+        was_connected = True
+        while not self.stop.is_set():
+            if k == len(frames):
+                if not self.loop:
+                    time.sleep(0.3)
+                    return
+                lap += 1
+                k = 0
+                frames = device_frames(self.dev, self.protocol, start_frame=lap * len(frames))
+            f = frames[k]
+            t_dev = (lap * self.dev.counts.size + f.first_index + f.n) / rate
+            if plan.pause_at_s >= 0 and not paused and t_dev >= plan.pause_at_s:
+                paused = True
+                t_start += plan.pause_s / self.speed     # the device stops sending, then resumes where it was
+                self._sleep_until(time.monotonic() + plan.pause_s / self.speed)
+            self._sleep_until(t_start + t_dev / self.speed)
+            k += 1
+            connected = self._connected()
+            if connected and not was_connected and self.protocol != "attys":
+                time.sleep(0.2)
+            was_connected = connected
+            if connected and self.protocol == "attys":
+                self._read_commands()
+            if not connected or not self._streaming:
+                self.log.unsent_frames += 1
+                continue
+            try:
+                for p in self.injector.apply(f, t_dev):
+                    _write_all(self.master, p)
+            except OSError:
+                self.log.unsent_frames += 1
+
+    def _sleep_until(self, when: float) -> None:
+        while not self.stop.is_set():
+            d = when - time.monotonic()
+            if d <= 0:
+                return
+            time.sleep(min(d, 0.05))
+
+    def close(self) -> None:
+        self.stop.set()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def write_fault_log(log: FaultLog, path: str) -> None:
+    with open(path, "w") as f:
+        json.dump(log.as_dict(), f)

@@ -1,0 +1,135 @@
+"""Serial transport (USB CDC, UART, /dev/rfcomm*, any pyserial URL): plain blocking I/O.
+
+Yields Packets exactly as read and LinkEvents when the link drops and comes
+back.  A device that goes silent for the watchdog time is treated as lost:
+close, reopen, redo the start-up handshake.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+import serial
+
+from .blocks import LinkEvent, Packet
+
+
+class TransportError(Exception):
+    """The source cannot be opened at all (wrong path, no permission)."""
+
+
+class SerialTransport:
+    def __init__(self, url: str, baudrate: int = 115200, startup_commands: tuple[bytes, ...] = (),
+                 start_command: bytes | None = None, ack: bytes = b"OK\r\n", watchdog_s: float | None = 2.0,
+                 backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0), read_timeout_s: float = 0.05,
+                 stop: threading.Event | None = None) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self.startup_commands = startup_commands
+        self.start_command = start_command
+        self.ack = ack
+        self.watchdog_s = watchdog_s
+        self.backoff_s = backoff_s
+        self.read_timeout_s = read_timeout_s
+        self.stop = stop or threading.Event()
+        self.reconnects = 0
+        self._port: serial.SerialBase | None = None
+        self._leftover = b""
+
+    def _open(self) -> tuple[serial.SerialBase, bytes]:
+        port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s)
+        try:
+            leftover = self._handshake(port)
+        except Exception:
+            port.close()
+            raise
+        return port, leftover
+
+    def _handshake(self, port: serial.SerialBase) -> bytes:
+        """Send each start-up command and wait for its acknowledgement.
+
+        Sample lines still in flight from a previous session may arrive before
+        the OK; they are discarded here because nothing has been started yet.
+        """
+        rest = b""
+        for cmd in self.startup_commands:
+            port.write(cmd + b"\n")
+            deadline = time.monotonic() + 1.0
+            buf = b""
+            while self.ack not in buf:
+                if time.monotonic() > deadline or self.stop.is_set():
+                    raise serial.SerialException(f"no {self.ack!r} for command {cmd.decode(errors='replace')!r}")
+                buf += port.read(max(1, port.in_waiting))
+            rest = buf.split(self.ack, 1)[1]
+        if self.start_command:
+            port.write(self.start_command + b"\n")
+            rest = b""
+        return rest
+
+    def open_first(self) -> None:
+        """Open now so a wrong path fails fast with a clear message."""
+        try:
+            self._port, self._leftover = self._open()
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise TransportError(f"cannot open serial source {self.url!r}: {_reason(e)}") from None
+
+    def __iter__(self) -> Iterator[Packet | LinkEvent]:
+        if self._port is None:
+            self.open_first()
+        port = self._port
+        if self._leftover:
+            yield Packet(self._leftover, time.time())
+        last_data = time.monotonic()
+        attempt = 0
+        while not self.stop.is_set():
+            if port is None:
+                time.sleep(self.backoff_s[min(attempt, len(self.backoff_s) - 1)])
+                attempt += 1
+                try:
+                    port, leftover = self._open()
+                except (serial.SerialException, OSError, ValueError):
+                    continue
+                self._port = port
+                self.reconnects += 1
+                last_data = time.monotonic()
+                yield LinkEvent("reconnect", time.time(), {"attempts": attempt})
+                attempt = 0
+                if leftover:
+                    yield Packet(leftover, time.time())
+                continue
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError, TypeError) as e:
+                yield LinkEvent("disconnect", time.time(), {"reason": _reason(e)})
+                port = self._drop(port)
+                continue
+            now = time.monotonic()
+            if data:
+                last_data = now
+                yield Packet(data, time.time())
+            elif self.watchdog_s is not None and now - last_data > self.watchdog_s:
+                yield LinkEvent("watchdog", time.time(), {"silent_s": round(now - last_data, 3)})
+                port = self._drop(port)
+        self.close()
+
+    def _drop(self, port: serial.SerialBase) -> None:
+        """Close a dead port; returns None so callers can write ``port = self._drop(port)``."""
+        try:
+            port.close()
+        except Exception:
+            pass
+        self._port = None
+        return None
+
+    def close(self) -> None:
+        if self._port is not None:
+            try:
+                self._port.close()
+            finally:
+                self._port = None
+
+
+def _reason(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
