@@ -113,7 +113,9 @@ class AttysDecoder(Decoder):
         lengths = nl - starts
         good = (lengths == LINE_CHARS + 1) & (arr[np.maximum(nl - 1, 0)] == 13)
         # "OK\r" acknowledgements and blank lines are protocol, not loss
-        ok = (lengths == 3) & (arr[np.minimum(starts, len(arr) - 1)] == ord("O"))
+        last = len(arr) - 1
+        ok = ((lengths == 3) & (arr[np.minimum(starts, last)] == ord("O"))
+              & (arr[np.minimum(starts + 1, last)] == ord("K")))
         self.acks += int(ok.sum())
         blank = lengths <= 1
         bad = ~(good | ok | blank)

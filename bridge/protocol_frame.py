@@ -64,8 +64,8 @@ class FrameDecoder(Decoder):
         self._next_seq: int | None = None
 
     def reset_continuity(self) -> None:
+        # Keep _next_seq: if the device kept running, its counter still measures the gap exactly.
         self._buf = b""
-        self._next_seq = None
 
     def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
         buf = self._buf + bytes(data)
@@ -109,9 +109,16 @@ class FrameDecoder(Decoder):
             if ch != self.channels:
                 self.channels = ch
             gap = 0
-            if self._next_seq is not None and seq != self._next_seq:
+            if self._next_seq is not None:
                 lost = (seq - self._next_seq) & 0xFFFF
-                gap = self._lost(lost * n, lost)
+                if self._link_lost:
+                    self._link_lost = False
+                    if not self._plausible(lost * n, t_host):
+                        # the device restarted or the counter wrapped: only the host clock can tell
+                        lost = 0
+                        gap = self._lost(max(0, int(round((t_host - self._t_last) * self.rate_hz)) - n))
+                if lost:
+                    gap = self._lost(lost * n, lost)
             self._next_seq = (seq + 1) & 0xFFFF
             payload = buf[i + HEADER_LEN:i + flen - CRC_LEN]
             if not gap and runs and runs[-1][1] == ch and runs[-1][2] == flags:
@@ -121,6 +128,12 @@ class FrameDecoder(Decoder):
             pos = i + flen
         self._buf = buf[pos:]
         return self._blocks(runs, t_host)
+
+    def _plausible(self, lost_samples: int, t_host: float) -> bool:
+        """Does a counter gap over a reconnect fit the time that passed (with a frame of slack)?"""
+        if self._t_last is None:
+            return True
+        return lost_samples <= (t_host - self._t_last) * self.rate_hz + 2 * MAX_VALUES
 
     def _skip(self, nbytes: int, already_in_junk: bool) -> None:
         if nbytes <= 0:

@@ -53,8 +53,9 @@ class PolarDecoder(Decoder):
         super().__init__(rate_hz, mv_per_count, 1)
         self._last_ts: int | None = None
 
-    def reset_continuity(self) -> None:
-        self._last_ts = None
+    def link_lost(self, t_host: float) -> None:
+        """The sensor's clock keeps running across a BLE reconnect, so its timestamps
+        still measure the gap exactly; a reboot shows up as time going backwards."""
 
     def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
         data = bytes(data)
@@ -68,10 +69,10 @@ class PolarDecoder(Decoder):
         gap = 0
         if self._last_ts is not None:
             if ts <= self._last_ts:
-                # time went backwards: a stale or duplicated frame, never data to splice
-                self.stats.malformed += 1
-                self.stats.skipped_bytes += len(data)
-                return []
+                # time went backwards: the sensor restarted; the gap is unknown, start afresh
+                self._last_ts = None
+                self._link_lost = True
+                return self.feed(data, t_host)
             missing = int(round((ts - self._last_ts) * self.rate_hz / 1e9)) - n
             if missing > 0:
                 gap = self._lost(missing, 1 + (missing - 1) // max(n, 1))

@@ -84,3 +84,33 @@ def motion_files(root: Path | None = None) -> list[Path]:
 def motion_file_info(path: Path) -> tuple[str, str, str]:
     m = _MOTION_NAME.match(path.name)
     return m.group(1), MOTION_ELECTRODES.get(m.group(2), m.group(2)), MOTION_ACTIVITIES.get(m.group(3), m.group(3))
+
+
+WRIST_ACTIVITIES = {"walk": "walk", "run": "run", "low_resistance_bike": "bike_low", "high_resistance_bike": "bike_high"}
+WRIST_MV_PER_COUNT = 0.001          # we store the EDF's physical mV as integer microvolts
+
+
+def load_wrist_edf(path: str | os.PathLike, rate_hz: float = MODEL_RATE_HZ) -> Recording:
+    """PhysioNet wrist-ppg-exercise: the ``chest_ecg`` channel (mV, 256 Hz) at ``rate_hz``."""
+    import pyedflib
+
+    path = Path(path)
+    m = re.match(r"^s(\d+)_(.+)\.edf$", path.name)
+    if not m:
+        raise ValueError(f"{path.name}: not a wrist-ppg-exercise file name (sN_ACT.edf)")
+    with pyedflib.EdfReader(str(path)) as f:
+        labels = f.getSignalLabels()
+        if "chest_ecg" not in labels:
+            raise ValueError(f"{path.name}: no chest_ecg channel")
+        i = labels.index("chest_ecg")
+        fs = f.getSampleFrequency(i)
+        mv = f.readSignal(i)
+    y = resample(mv, fs, rate_hz)
+    counts = np.round(y / WRIST_MV_PER_COUNT).astype(np.int32)
+    label = WRIST_ACTIVITIES.get(m.group(2), m.group(2))
+    return Recording(counts, rate_hz, WRIST_MV_PER_COUNT, [(0, counts.size, label)],
+                     source=f"wrist-ppg-exercise/{path.name}", subject=f"wrist-{m.group(1)}")
+
+
+def wrist_files(root: Path | None = None) -> list[Path]:
+    return sorted(((root or shared_datasets()) / "wrist-ppg-exercise" / "edf").glob("s*_*.edf"))

@@ -1,0 +1,41 @@
+/*
+ * ecg_frame: reference encoder for the ecg-activity open frame format (v1).
+ * Spec: docs/protocol.md.  Drop these two files into your firmware; no
+ * allocation, no dependencies beyond <stdint.h>/<stddef.h>.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef ECG_FRAME_H
+#define ECG_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ECG_FRAME_SYNC0 0xA5u
+#define ECG_FRAME_SYNC1 0x5Au
+#define ECG_FRAME_VERSION 1u
+#define ECG_FRAME_HEADER_LEN 8u
+#define ECG_FRAME_CRC_LEN 4u
+#define ECG_FRAME_MAX_LEN 244u /* one BLE notification at ATT MTU 247 */
+#define ECG_FRAME_MAX_VALUES ((ECG_FRAME_MAX_LEN - ECG_FRAME_HEADER_LEN - ECG_FRAME_CRC_LEN) / 3u)
+
+#define ECG_FLAG_LEAD_OFF 0x01u
+#define ECG_FLAG_BATTERY_LOW 0x02u
+#define ECG_FLAG_SATURATED 0x04u
+
+/* Bytes a frame of n samples x channels takes. */
+#define ECG_FRAME_LEN(channels, n) (ECG_FRAME_HEADER_LEN + 3u * (channels) * (n) + ECG_FRAME_CRC_LEN)
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib.crc32), continuing from crc (start with 0). */
+uint32_t ecg_crc32(uint32_t crc, const uint8_t *data, size_t len);
+
+/*
+ * Encodes samples[n * channels] (interleaved: s0c0, s0c1, ..., s1c0, ...),
+ * signed 24-bit values in int32_t, into out.  Returns the frame length, or 0
+ * if out is too small, a value is outside 24 bits, or channels * n is not in
+ * 1..ECG_FRAME_MAX_VALUES.
+ */
+size_t ecg_frame_encode(uint8_t *out, size_t out_len, const int32_t *samples, uint8_t channels, uint8_t n,
+                        uint16_t seq, uint8_t flags);
+
+#endif
