@@ -10,6 +10,7 @@ from .blocks import DecodeStats, LinkEvent, SampleBlock
 from .capture import CaptureError, CaptureHeader, CaptureReader
 from .protocols import make_decoder
 from .stream import stream_blocks
+from .transport_replay import coalesced
 
 
 @dataclass
@@ -49,8 +50,8 @@ def decode_capture(path: str) -> DecodedCapture:
     dec = make_decoder(h.protocol, h.rate_hz, h.mv_per_count, h.channels)
     blocks: list[SampleBlock] = []
     events: list[LinkEvent] = []
-    raw = 0
-    for item in stream_blocks(items, dec):
+    feed = coalesced(iter(items), 65536) if h.protocol != "polar" else items
+    for item in stream_blocks(feed, dec):
         if isinstance(item, SampleBlock):
             blocks.append(item)
         else:

@@ -1,0 +1,134 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyedflib
+import pytest
+
+from bridge.capture_decode import decode_capture
+from bridge.simulator import device_samples
+
+from conftest import cli
+
+COMMANDS = ["devices", "record", "simulate", "info", "export"]
+
+
+@pytest.mark.parametrize("cmd", [None] + COMMANDS)
+def test_help_everywhere(cmd):
+    p = cli(*([cmd] if cmd else []), "--help")
+    assert p.returncode == 0 and "usage: ecg-activity" in p.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["record"],                                   # --source missing
+    ["record", "--source", "x", "--duration", "-3"],
+    ["simulate", "--drop", "2"],
+    ["export", "a.ecgcap"],                        # --output missing
+    ["frobnicate"],
+])
+def test_bad_arguments_exit_2_with_one_line(args):
+    p = cli(*args)
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and "error:" in p.stderr
+
+
+def test_sim_record_info_export_round_trip(tmp_path, demo_recording):
+    cap = tmp_path / "walk.ecgcap"
+    cli("record", "--source", "sim:polar", "--speed", "30", "-o", str(cap), "--label", "walk", "--quiet", check=True)
+    info = json.loads(cli("info", str(cap), "--json", check=True).stdout)
+    assert info["protocol"] == "polar" and info["rate_hz"] == 130.0 and info["label"] == "walk"
+    assert info["lost_samples"] == 0 and abs(info["duration_s"] - demo_recording.duration_s) < 1.0
+
+    csv = tmp_path / "walk.csv"
+    cli("export", str(cap), "-o", str(csv), check=True)
+    rows = np.loadtxt(csv, delimiter=",", skiprows=2)
+    truth = device_samples(demo_recording, "polar")
+    np.testing.assert_allclose(rows[:, 2], truth.counts[:rows.shape[0]] * 0.001, atol=1e-6)
+
+    edf = tmp_path / "walk.edf"
+    cli("export", str(cap), "-o", str(edf), check=True)
+    with pyedflib.EdfReader(str(edf)) as f:
+        assert f.getSampleFrequency(0) == 130 and f.getPhysicalDimension(0) == "mV"
+        sig = f.readSignal(0)[:truth.counts.size]
+    # EDF stores 16 bits: equal within one quantisation step of the channel's range
+    step = (truth.counts.max() - truth.counts.min()) * 0.001 / 65535
+    np.testing.assert_allclose(sig, truth.counts[:sig.size] * 0.001, atol=2 * step)
+
+
+def test_export_marks_gaps(tmp_path):
+    cap = tmp_path / "gappy.ecgcap"
+    cli("record", "--source", "sim:frame", "--speed", "40", "--drop", "0.05", "--seed", "3", "-o", str(cap),
+        "--quiet", check=True)
+    d = decode_capture(str(cap))
+    assert d.stats.lost_samples > 0
+    edf = tmp_path / "gappy.edf"
+    cli("export", str(cap), "-o", str(edf), check=True)
+    with pyedflib.EdfReader(str(edf)) as f:
+        notes = [t for t in f.readAnnotations()[2] if t.startswith("gap")]
+    assert len(notes) == d.stats.gaps
+    csv = tmp_path / "g.csv"
+    cli("export", str(cap), "-o", str(csv), check=True)
+    rows = np.loadtxt(csv, delimiter=",", skiprows=2)
+    assert int(rows[-1, 0]) + 1 == d.total_samples and rows.shape[0] == d.total_samples - d.stats.lost_samples
+
+
+def test_info_on_damaged_files(tmp_path):
+    cap = tmp_path / "a.ecgcap"
+    cli("record", "--source", "sim:frame", "--speed", "40", "-o", str(cap), "--quiet", check=True)
+    data = cap.read_bytes()
+    torn = tmp_path / "torn.ecgcap"
+    torn.write_bytes(data[:-5])
+    p = cli("info", str(torn), "--json")
+    assert p.returncode == 0 and "warning:" in p.stderr and "byte offset" in p.stderr
+    assert json.loads(p.stdout)["samples"] > 29000
+    bad = bytearray(data)
+    bad[len(data) // 2] ^= 0xFF
+    (tmp_path / "bad.ecgcap").write_bytes(bytes(bad))
+    p = cli("info", str(tmp_path / "bad.ecgcap"))
+    assert p.returncode == 1 and "byte offset" in p.stderr and "Traceback" not in p.stderr
+    p = cli("info", str(tmp_path / "nothing.ecgcap"))
+    assert p.returncode == 1 and p.stderr.count("\n") == 1
+    (tmp_path / "text.ecgcap").write_text("hello")
+    p = cli("export", str(tmp_path / "text.ecgcap"), "-o", str(tmp_path / "t.csv"))
+    assert p.returncode == 1 and "not an ecg-activity capture" in p.stderr
+
+
+def test_record_stops_cleanly_on_sigterm_and_never_overwrites(tmp_path):
+    cap = tmp_path / "live.ecgcap"
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "record", "--source", "sim:attys",
+                             "-o", str(cap), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    d = decode_capture(str(cap))
+    assert d.error is None and d.stats.samples == summary["samples"] > 250
+    p = cli("record", "--source", "sim:frame", "-o", str(cap), "--duration", "1")
+    assert p.returncode == 1 and "already exists" in p.stderr
+
+
+def test_record_killed_mid_write_leaves_a_readable_capture(tmp_path):
+    cap = tmp_path / "k.ecgcap"
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "record", "--source", "sim:frame", "--speed", "5",
+                             "-o", str(cap), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(4)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    p = cli("info", str(cap), "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["samples"] > 1000
+
+
+def test_devices_without_a_radio():
+    p = cli("devices", "--scan-time", "1")
+    assert p.returncode == 0 and "Serial ports" in p.stdout and "BLE" in p.stdout
+
+
+def test_simulate_polar_explains_itself():
+    p = cli("simulate", "--protocol", "polar")
+    assert p.returncode == 1 and "sim:polar" in p.stderr
