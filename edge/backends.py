@@ -1,0 +1,38 @@
+"""TFLite interpreter backends, best first: LiteRT, tflite-runtime, TensorFlow.
+
+LiteRT (ai-edge-litert) is the maintained successor of tflite-runtime;
+tflite-runtime 2.14 needs numpy<2 so it is only a fallback; TensorFlow is
+the last resort and is never imported while a lighter backend exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+BACKENDS = ("litert", "tflite_runtime", "tensorflow")
+_MODULES = {
+    "litert": "ai_edge_litert.interpreter",
+    "tflite_runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite",
+}
+
+
+class BackendError(Exception):
+    pass
+
+
+def interpreter_class(backend: str = "auto"):
+    """(Interpreter class, backend name)."""
+    names = BACKENDS if backend == "auto" else (backend,)
+    if backend != "auto" and backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r} (choose from auto, {', '.join(BACKENDS)})")
+    missing = []
+    for name in names:
+        try:
+            mod = importlib.import_module(_MODULES[name])
+        except ImportError as e:
+            missing.append(f"{name}: {e}")
+            continue
+        return mod.Interpreter, name
+    raise BackendError("no TFLite interpreter is installed (pip install ai-edge-litert); tried "
+                       + "; ".join(missing))

@@ -1,0 +1,80 @@
+"""Window -> preprocessing -> int8 model -> decision, heart rate and quality: one result per hop."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from bridge.blocks import SampleBlock
+
+from .heart_rate import heart_rate
+from .model_bundle import ModelBundle
+from .preprocess import spectrogram
+from .smoothing import DecisionSmoother
+from .windower import Window, Windower
+
+
+@dataclass
+class WindowResult:
+    t: float                          # host time of the window's newest sample (unix s)
+    end_s: float                      # stream time of the window's end (s since the stream began)
+    activity: str | None              # this window's decision (None when flagged)
+    probabilities: dict[str, float] | None
+    smoothed: str | None              # over the last few clean windows
+    hr_bpm: float | None
+    quality: float
+    flags: list[str] = field(default_factory=list)
+    compute_ms: float = 0.0
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        if d["probabilities"]:
+            d["probabilities"] = {k: round(v, 4) for k, v in d["probabilities"].items()}
+        d["hr_bpm"] = None if self.hr_bpm is None else round(self.hr_bpm, 1)
+        d["quality"] = round(self.quality, 3)
+        d["compute_ms"] = round(self.compute_ms, 3)
+        return json.dumps(d)
+
+
+class ActivityPipeline:
+    def __init__(self, bundle: ModelBundle, rate_hz: float, channel: int = 0, smooth: int = 5,
+                 min_quality: float = 0.0) -> None:
+        bundle.check_stream(rate_hz)
+        self.bundle = bundle
+        self.rate_hz = rate_hz
+        cfg = bundle.cfg
+        self.windower = Windower(cfg.window_s, cfg.hop_s, rate_hz, channel)
+        self.smoother = DecisionSmoother(bundle.labels, smooth)
+        self.min_quality = min_quality
+        self.counts: Counter = Counter()
+        self.smoothed_counts: Counter = Counter()
+        self.flagged = 0
+        self.results = 0
+
+    def push(self, block: SampleBlock) -> list[WindowResult]:
+        return [self.classify(w) for w in self.windower.push(block)]
+
+    def classify(self, w: Window) -> WindowResult:
+        t0 = time.perf_counter()
+        hr = heart_rate(w.samples, w.rate_hz)
+        probs = None
+        if w.clean:
+            probs = self.bundle.predict(spectrogram(w.samples, w.rate_hz, self.bundle.cfg))
+        smoothed, _ = self.smoother.update(probs)
+        ms = (time.perf_counter() - t0) * 1e3
+        labels = self.bundle.labels
+        activity = labels[int(np.argmax(probs))] if probs is not None else None
+        self.results += 1
+        if activity is None:
+            self.flagged += 1
+        else:
+            self.counts[activity] += 1
+            self.smoothed_counts[smoothed] += 1
+        return WindowResult(
+            t=w.t_host, end_s=w.end_index / w.rate_hz, activity=activity,
+            probabilities=None if probs is None else {k: float(v) for k, v in zip(labels, probs)},
+            smoothed=smoothed, hr_bpm=hr.bpm, quality=hr.quality, flags=list(w.flags), compute_ms=ms)
