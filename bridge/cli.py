@@ -285,4 +285,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the importable module, so the exception classes the edge/train commands
+    # raise (imported from bridge.cli) are the ones main() catches
+    from bridge.cli import main as _main
+
+    sys.exit(_main())

@@ -13,7 +13,7 @@ BACKENDS = ("litert", "tflite_runtime", "tensorflow")
 _MODULES = {
     "litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
-    "tensorflow": "tensorflow.lite",
+    "tensorflow": "tensorflow",
 }
 
 
@@ -33,6 +33,6 @@ def interpreter_class(backend: str = "auto"):
         except ImportError as e:
             missing.append(f"{name}: {e}")
             continue
-        return mod.Interpreter, name
+        return (mod.lite.Interpreter if name == "tensorflow" else mod.Interpreter), name
     raise BackendError("no TFLite interpreter is installed (pip install ai-edge-litert); tried "
                        + "; ".join(missing))

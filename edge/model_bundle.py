@@ -8,8 +8,11 @@ that does not match its metadata or the stream.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,26 @@ DEFAULT_MODEL = MODELS_DIR / "activity5.tflite"
 
 class ModelError(Exception):
     pass
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """The interpreter's C++ side prints an INFO line on creation; keep stderr for our own messages."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 def metadata_path(model_path: str | Path) -> Path:
@@ -66,8 +89,9 @@ class ModelBundle:
         except BackendError as e:
             raise ModelError(str(e)) from None
         try:
-            interp = Interpreter(model_path=str(path), num_threads=1)
-            interp.allocate_tensors()
+            with quiet_native_stderr():
+                interp = Interpreter(model_path=str(path), num_threads=1)
+                interp.allocate_tensors()
         except Exception as e:  # the interpreters raise ValueError/RuntimeError for bad flatbuffers
             raise ModelError(f"{path.name} is not a loadable TFLite model ({str(e).splitlines()[0]})") from None
         cfg = PreprocessConfig.from_dict(meta["preprocess"])
@@ -75,8 +99,9 @@ class ModelBundle:
         inp = interp.get_input_details()[0]
         out = interp.get_output_details()[0]
         want = (1, *cfg.shape, 1)
-        if tuple(inp["shape"]) != want:
-            raise ModelError(f"{path.name} takes input {tuple(inp['shape'])} but its metadata implies {want}")
+        got = tuple(int(v) for v in inp["shape"])
+        if got != want:
+            raise ModelError(f"{path.name} takes input {got} but its metadata implies {want}")
         if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
             raise ModelError(f"{path.name} is not a full-integer int8 model (input {inp['dtype'].__name__})")
         if int(out["shape"][-1]) != len(labels):

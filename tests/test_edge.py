@@ -1,0 +1,200 @@
+"""Edge runner on real parts: the shipped int8 model, real ECG, real pty streams, real captures."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bridge.blocks import FLAG_LEAD_OFF, SampleBlock
+from bridge.protocols import make_decoder
+from bridge.protocol_frame import encode_stream
+from edge import preprocess
+from edge.model_bundle import DEFAULT_MODEL, ModelBundle, ModelError
+from edge.pipeline import ActivityPipeline
+from edge.windower import Windower
+
+from conftest import DATASETS, cli, needs_datasets
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return ModelBundle.load(DEFAULT_MODEL)
+
+
+def test_train_and_edge_share_one_preprocessing():
+    import train.windows as tw
+
+    assert tw.offline_windows is preprocess.offline_windows
+    assert tw.PreprocessConfig is preprocess.PreprocessConfig
+
+
+def _blocks_from(x, rate, per=25):
+    dec = make_decoder("frame", rate_hz=rate, mv_per_count=0.01)
+    return dec.feed(b"".join(encode_stream(x, per)), 0.0)
+
+
+def test_streaming_windows_equal_offline_windows(demo_recording):
+    """The live path (decoder -> windower -> spectrogram) computes exactly what training computed."""
+    cfg = preprocess.PreprocessConfig()
+    x = demo_recording.counts
+    starts, offline = preprocess.offline_windows(x.astype(float) * 0.01, 250.0, cfg)
+    w = Windower(cfg.window_s, cfg.hop_s, 250.0)
+    live = [preprocess.spectrogram(win.samples, 250.0, cfg) for b in _blocks_from(x, 250.0) for win in w.push(b)]
+    assert len(live) == len(offline)
+    np.testing.assert_allclose(np.stack(live), offline, rtol=1e-5, atol=1e-5)
+
+
+def test_130hz_stream_is_resampled_not_relabelled(demo_recording):
+    from bridge.recording import to_rate
+
+    cfg = preprocess.PreprocessConfig()
+    polar = to_rate(demo_recording, 130.0, 0.001)
+    s = preprocess.spectrogram(polar.millivolts()[:650], 130.0, cfg)
+    ref = preprocess.spectrogram(demo_recording.millivolts()[:1250], 250.0, cfg)
+    assert s.shape == ref.shape == cfg.shape
+    assert np.corrcoef(s.ravel(), ref.ravel())[0, 1] > 0.8
+
+
+def test_gap_and_lead_off_windows_are_flagged():
+    w = Windower(5.0, 1.0, 250.0)
+    x = np.arange(250 * 20, dtype=np.int32)[:, None]
+    out = w.push(SampleBlock(x[:2500], 250.0, 1.0, 0.0))
+    assert out and all(o.clean for o in out)
+    out = w.push(SampleBlock(x[2600:3000], 250.0, 1.0, 1.0, gap_before=100, first_index=2600))
+    assert out and all("gap" in o.flags for o in out)
+    out = w.push(SampleBlock(x[3000:5000], 250.0, 1.0, 2.0, first_index=3000, flags=FLAG_LEAD_OFF))
+    assert all("lead_off" in o.flags for o in out)
+    assert [o.end_index for o in out] == list(range(3250, 5001, 250))
+    sat = x[:1500].copy()
+    sat[700] = (1 << 23) - 1
+    w2 = Windower(5.0, 1.0, 250.0)
+    assert all("saturated" in o.flags for o in w2.push(SampleBlock(sat, 250.0, 1.0, 0.0)))
+
+
+def test_pipeline_classifies_held_out_subject_sensibly(bundle, demo_recording):
+    pipe = ActivityPipeline(bundle, 250.0)
+    results = [r for b in _blocks_from(demo_recording.counts, 250.0) for r in pipe.push(b)]
+    assert len(results) == 116 and all(r.activity for r in results)
+    truth = [demo_recording.label_at(int(r.end_s * 250) - 1) for r in results]
+    rest = [r.activity for r, t in zip(results, truth) if t == "rest"]
+    run = [r.activity for r, t in zip(results, truth) if t == "run"]
+    # subject 10 is held out of the shipped model: rest and run must be mostly right
+    assert rest.count("rest") / len(rest) > 0.7 and run.count("run") / len(run) > 0.7
+    assert all(abs(sum(r.probabilities.values()) - 1) < 0.05 for r in results)
+    assert sum(r.hr_bpm is not None for r in results) > 0.8 * len(results)
+
+
+def test_edge_path_never_imports_tensorflow():
+    code = (
+        "import sys, numpy as np\n"
+        "from edge.model_bundle import ModelBundle\n"
+        "from edge.cli_commands import register\n"
+        "b = ModelBundle.load()\n"
+        "b.predict(np.zeros(b.cfg.shape, np.float32))\n"
+        "assert b.backend == 'litert', b.backend\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_backends_agree(bundle):
+    pytest.importorskip("tensorflow")
+    tf_bundle = ModelBundle.load(DEFAULT_MODEL, backend="tensorflow")
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        s = rng.standard_normal(bundle.cfg.shape).astype(np.float32)
+        np.testing.assert_allclose(bundle.predict(s), tf_bundle.predict(s), atol=1e-6)
+
+
+def test_bad_models_are_refused_clearly(tmp_path):
+    good = DEFAULT_MODEL.read_bytes()
+    meta = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    cases = {}
+    (tmp_path / "nometa.tflite").write_bytes(good)
+    cases["nometa.tflite"] = "no metadata file"
+    (tmp_path / "bad.tflite").write_bytes(good[:1000])
+    (tmp_path / "bad.json").write_text(json.dumps({**meta, "tflite_sha256": "0"}))
+    cases["bad.tflite"] = "does not match its metadata"
+    junk = b"not a flatbuffer at all" * 10
+    (tmp_path / "junk.tflite").write_bytes(junk)
+    import hashlib
+    (tmp_path / "junk.json").write_text(json.dumps({**meta, "tflite_sha256": hashlib.sha256(junk).hexdigest()}))
+    cases["junk.tflite"] = "not a loadable TFLite model"
+    (tmp_path / "other.tflite").write_bytes(good)
+    (tmp_path / "other.json").write_text(json.dumps({**meta, "preprocess": {**meta["preprocess"], "window_s": 10.0}}))
+    cases["other.tflite"] = "metadata implies"
+    (tmp_path / "text.tflite").write_bytes(good)
+    (tmp_path / "text.json").write_text("{not json")
+    cases["text.tflite"] = "not valid JSON"
+    cases["missing.tflite"] = "does not exist"
+    for name, msg in cases.items():
+        with pytest.raises(ModelError, match=msg):
+            ModelBundle.load(tmp_path / name)
+        p = cli("replay", "x.ecgcap", "--model", str(tmp_path / name))
+        assert p.returncode == 1 and msg in p.stderr and p.stderr.count("\n") == 1, (name, p.stderr)
+
+
+def test_model_refuses_a_stream_too_slow_for_its_band(bundle):
+    with pytest.raises(ModelError, match="cannot carry"):
+        ActivityPipeline(bundle, 100.0)
+
+
+def test_demo_headless_prints_json_lines():
+    p = cli("demo", "--no-display", "--speed", "20", "--duration", "4", timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+    assert len(lines) >= 5
+    assert set(lines[0]) >= {"t", "activity", "probabilities", "smoothed", "hr_bpm", "quality", "flags"}
+
+
+def test_run_records_and_replay_summarises(tmp_path):
+    cap = tmp_path / "run.ecgcap"
+    log = tmp_path / "pred.jsonl"
+    p = cli("run", "--source", "sim:attys", "--speed", "20", "--no-display", "--record", str(cap),
+            "--jsonl", str(log), "--label", "walk", timeout=90)
+    assert p.returncode == 0, p.stderr
+    live = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(live) == 116
+    p = cli("replay", str(cap), "-q", timeout=60)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout.strip().splitlines()[-1])
+    assert s["windows"] == 116 and s["label"] == "walk" and 0 <= s["agreement"] <= 1
+    assert sum(s["per_activity"].values()) + s["flagged"] == 116
+    # the replayed decisions are the live ones, window for window
+    p = cli("replay", str(cap), "-q", "--jsonl", str(tmp_path / "again.jsonl"), timeout=60)
+    again = [json.loads(x) for x in (tmp_path / "again.jsonl").read_text().splitlines()]
+    assert [r["activity"] for r in again] == [r["activity"] for r in live]
+
+
+def test_replay_rejects_wrong_protocol_and_missing_file(tmp_path):
+    p = cli("replay", str(tmp_path / "none.ecgcap"))
+    assert p.returncode == 1 and "no such capture" in p.stderr
+    p = cli("run", "--source", str(tmp_path / "none.ecgcap"), "--no-display")
+    assert p.returncode == 1 and p.stderr.count("\n") == 1
+
+
+@needs_datasets
+def test_heart_rate_matches_beat_annotations():
+    """wrist-ppg-exercise ships cardiologist-style beat annotations: HR must agree."""
+    import gzip
+
+    from edge.heart_rate import heart_rate
+    from train.datasets import load_wrist_edf
+
+    rec = load_wrist_edf(DATASETS / "wrist-ppg-exercise" / "edf" / "s3_walk.edf")
+    with gzip.open(DATASETS / "wrist-ppg-exercise" / "beats" / "s3_walk.txt.gz", "rt") as f:
+        rows = [line.split() for line in f]
+    beats = np.array([int(r[1]) for r in rows if len(r) > 2 and r[2] == "N"]) / 256.0
+    assert beats.size > 100
+    errs = []
+    x = rec.millivolts()
+    for start in np.arange(30, 200, 10.0):
+        w = x[int(start * 250):int((start + 5) * 250)]
+        h = heart_rate(w, 250.0)
+        b = beats[(beats >= start) & (beats < start + 5)]
+        if h.bpm is None or b.size < 3:
+            continue
+        errs.append(abs(h.bpm - 60.0 / np.median(np.diff(b))))
+    assert len(errs) > 10 and np.median(errs) < 3.0
