@@ -42,21 +42,26 @@ class DisplayState:
     status: str = "waiting for data"
 
 
-def sparkline(x: np.ndarray, width: int) -> str:
-    """Min/max per column on eight levels: the QRS spikes survive the downsampling."""
+def trace_rows(x: np.ndarray, width: int, height: int = 4) -> list[str]:
+    """A filled ECG trace ``height`` rows tall; the column maximum keeps QRS spikes visible."""
     if x.size < 2 or width < 1:
-        return " " * max(width, 0)
+        return [" " * max(width, 0)] * height
     cols = np.array_split(x[-width * max(1, x.size // width):], width)
     hi = np.array([c.max() if c.size else np.nan for c in cols])
     lo_all, hi_all = np.nanpercentile(x, 1), np.nanpercentile(x, 99.5)
     span = hi_all - lo_all if hi_all > lo_all else 1.0
-    levels = np.clip((hi - lo_all) / span * (len(BARS) - 1), 0, len(BARS) - 1)
-    return "".join(BARS[int(v)] if np.isfinite(v) else " " for v in levels)
+    steps = height * (len(BARS) - 1)
+    level = np.clip((hi - lo_all) / span * steps, 0, steps)
+    rows = []
+    for r in range(height - 1, -1, -1):
+        fill = np.clip(level - r * (len(BARS) - 1), 0, len(BARS) - 1)
+        rows.append("".join(BARS[int(v)] if np.isfinite(v) else " " for v in fill))
+    return rows
 
 
 def render(s: DisplayState, width: int = 80):
     inner = max(10, width - 4)
-    trace = Text(sparkline(s.trace, inner), style="green")
+    trace = Text("\n".join(trace_rows(s.trace, inner)), style="green")
     r = s.last
     head = Table.grid(expand=True)
     head.add_column()
