@@ -114,3 +114,69 @@ def load_wrist_edf(path: str | os.PathLike, rate_hz: float = MODEL_RATE_HZ) -> R
 
 def wrist_files(root: Path | None = None) -> list[Path]:
     return sorted(((root or shared_datasets()) / "wrist-ppg-exercise" / "edf").glob("s*_*.edf"))
+
+
+# GUDB (Howell & Porr, 2018; CC BY 3.0): the project's target dataset, recorded with Attys amplifiers.
+GUDB_ACTIVITIES = ("sitting", "maths", "walking", "hand_bike", "jogging")
+GUDB_CHANNELS = ("cs_V2_V1", "einthoven_II", "einthoven_III", "acc_x", "acc_y", "acc_z")
+GUDB_RATE_HZ = 250.0
+GUDB_MIRROR = "https://berndporr.github.io/ECG-GUDB/experiment_data"
+GUDB_MV_PER_COUNT = 0.001            # the files hold volts; we keep integer microvolts
+
+
+def gudb_path(root: Path, subject: int, activity: str) -> Path:
+    return Path(root) / f"subject_{subject:02d}" / activity
+
+
+def load_gudb(root: str | os.PathLike, subject: int, activity: str, channel: str = "cs_V2_V1",
+              annotations_root: str | os.PathLike | None = None) -> tuple[Recording, np.ndarray]:
+    """One GUDB recording from a local ``experiment_data/`` copy: (Recording, R-peak sample indices).
+
+    ``channel`` is one of the file's columns or ``einthoven_I`` (= II − III).
+    R-peaks come from ``annotation_cs.tsv`` (chest strap) or ``annotation_cables.tsv``
+    (Einthoven), looked up beside the signal or under ``annotations_root``.
+    """
+    if activity not in GUDB_ACTIVITIES:
+        raise ValueError(f"unknown GUDB activity {activity!r} (one of {', '.join(GUDB_ACTIVITIES)})")
+    d = gudb_path(Path(root), subject, activity)
+    data = np.loadtxt(d / "ECG.tsv", ndmin=2)
+    if data.shape[1] != len(GUDB_CHANNELS):
+        raise ValueError(f"{d / 'ECG.tsv'}: {data.shape[1]} columns, expected {len(GUDB_CHANNELS)}")
+    if channel == "einthoven_I":
+        volts = data[:, 1] - data[:, 2]
+    elif channel in GUDB_CHANNELS[:3]:
+        volts = data[:, GUDB_CHANNELS.index(channel)]
+    else:
+        raise ValueError(f"unknown GUDB ECG channel {channel!r}")
+    counts = np.round(volts * 1000.0 / GUDB_MV_PER_COUNT).astype(np.int32)
+    ann_name = "annotation_cs.tsv" if channel == "cs_V2_V1" else "annotation_cables.tsv"
+    ann = d / ann_name
+    if not ann.exists() and annotations_root is not None:
+        ann = gudb_path(Path(annotations_root), subject, activity) / ann_name
+    peaks = np.loadtxt(ann, dtype=int, ndmin=1) if ann.exists() else np.empty(0, dtype=int)
+    rec = Recording(counts, GUDB_RATE_HZ, GUDB_MV_PER_COUNT, [(0, counts.size, activity)],
+                    source=f"gudb/subject_{subject:02d}/{activity}/{channel}", subject=f"gudb-{subject:02d}")
+    return rec, peaks
+
+
+def fetch_gudb(dest: str | os.PathLike, subject: int, activity: str, base_url: str = GUDB_MIRROR,
+               timeout_s: float = 60.0) -> Path:
+    """Download one recording from the public mirror into ``dest`` (the same layout), when online.
+
+    Never called by the tests (these machines are offline): training code calls it only
+    when asked to, and ``load_gudb`` reads the local copy either way.
+    """
+    import urllib.request
+
+    d = gudb_path(Path(dest), subject, activity)
+    d.mkdir(parents=True, exist_ok=True)
+    for name in ("ECG.tsv", "annotation_cs.tsv", "annotation_cables.tsv"):
+        target = d / name
+        if target.exists():
+            continue
+        url = f"{base_url}/subject_{subject:02d}/{activity}/{name}"
+        with urllib.request.urlopen(url, timeout=timeout_s) as r:
+            tmp = target.with_suffix(".part")
+            tmp.write_bytes(r.read())
+            tmp.replace(target)
+    return d

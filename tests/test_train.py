@@ -1,0 +1,84 @@
+"""A real (quick) training run end to end, the metrics, the captures dataset, and the shipped model cards."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edge.model_bundle import MODELS_DIR, ModelBundle
+from train import metrics
+
+from conftest import cli, needs_datasets
+
+
+def test_metrics_by_hand():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 1, 1, 1, 2, 0])
+    s = metrics.summary(y, p, ("a", "b", "c"))
+    assert s["accuracy"] == pytest.approx(4 / 6)
+    assert s["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert s["per_class_f1"]["b"] == pytest.approx(0.8)       # tp 2, fp 1, fn 0
+    assert s["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+
+
+@needs_datasets
+@pytest.mark.slow
+def test_quick_training_run_end_to_end(tmp_path):
+    stem = tmp_path / "rr"
+    p = cli("train", "--task", "rest_run", "--quick", "--holdout", "motion-04", "-o", str(stem), timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    info = json.loads(stem.with_suffix(".train.json").read_text())
+    assert "motion-04" not in info["train_subjects"] and info["parameters"] < 50_000
+    assert (tmp_path / "rr_curves.png").stat().st_size > 1000
+    p = cli("quantize", str(stem.with_suffix(".keras")), "-o", str(tmp_path / "rr.tflite"), timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    b = ModelBundle.load(tmp_path / "rr.tflite")
+    assert b.labels == ("rest", "run") and b.path.stat().st_size < 100_000
+    assert b.meta["input"]["dtype"] == "int8" and b.meta["training"]["holdout_subjects"] == ["motion-04"]
+    p = cli("bench", "--model", str(tmp_path / "rr.tflite"), "--quick", "-o", str(tmp_path / "rep" / "rr"),
+            timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    res = json.loads((tmp_path / "rep" / "rr.json").read_text())
+    lo = res["loso"]
+    assert lo["protocol"] == "leave-one-subject-out" and len(lo["folds"]) == 4
+    assert {f["subject"] for f in lo["folds"]} == {"motion-01", "motion-02", "motion-03", "motion-04"}
+    assert lo["agreement"] > 0.9 and abs(lo["int8"]["accuracy"] - lo["float"]["accuracy"]) < 0.05
+    assert res["shipped"]["window_ms"] > 0 and res["shipped"]["holdout"]["subjects"] == ["motion-04"]
+    md = (tmp_path / "rep" / "rr.md").read_text()
+    assert "leave-one-subject-out" in md and "int8 agrees with float" in md
+    assert (tmp_path / "rep" / "rr_confusion.png").stat().st_size > 1000
+
+
+def test_labelled_captures_are_a_dataset(tmp_path):
+    from edge.preprocess import PreprocessConfig
+    from train.captures import capture_windows
+
+    for who, label in (("alice", "rest"), ("bob", "run")):
+        (tmp_path / who).mkdir()
+        p = cli("record", "--source", "sim:frame", "--speed", "40", "--drop", "0.01", "--seed", "1",
+                "-o", str(tmp_path / who / f"{label}.ecgcap"), "--label", label, "--quiet")
+        assert p.returncode == 0, p.stderr
+    ws = capture_windows(tmp_path, ("rest", "run"), PreprocessConfig())
+    assert set(ws.subjects) == {"capture-alice", "capture-bob"}
+    assert set(ws.y.tolist()) == {0, 1} and len(ws) > 50
+    # no window spans a gap: fewer windows than a gap-free recording would give (116 each)
+    assert len(ws) < 2 * 116
+
+
+@needs_datasets
+@pytest.mark.parametrize("name", ["activity5", "rest_run"])
+def test_shipped_model_card_matches_a_rerun(name):
+    """Re-run the shipped int8 model on the subject(s) held out of its training; the card must say the same."""
+    from train.windows import motion_windows
+
+    path = MODELS_DIR / f"{name}.tflite"
+    b = ModelBundle.load(path)
+    card = b.meta.get("card")
+    assert card, f"{name}.json has no model card (run: ecg-activity bench --model {path} --update-card)"
+    hold = b.meta["training"]["holdout_subjects"]
+    ws = motion_windows(b.meta["task"], b.cfg, subjects={h.split("-")[1] for h in hold})
+    pred = np.array([np.argmax(b.predict(x)) for x in ws.x])
+    acc = float(np.mean(pred == ws.y))
+    assert acc == pytest.approx(card["shipped"]["holdout"]["accuracy"], abs=1e-9)
+    assert card["shipped"]["sha256"] == b.meta["tflite_sha256"]
+    assert (MODELS_DIR / f"{name}.md").read_text().count(f"{acc:.3f}") >= 1
