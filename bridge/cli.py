@@ -81,14 +81,16 @@ def fault_plan(a: argparse.Namespace):
                      pause_s=a.pause, seed=a.seed)
 
 
-def open_from_args(a: argparse.Namespace, stop: threading.Event | None = None, label: str | None = None):
+def open_from_args(a: argparse.Namespace, stop: threading.Event | None = None, label: str | None = None,
+                   loop: bool = False):
     from .capture import CaptureError
     from .sources import open_source
     from .transport_serial import TransportError
 
     try:
         return open_source(a.source, a.protocol, baudrate=a.baud, rate_hz=a.rate, mv_per_count=a.mv_per_count,
-                           speed=a.speed, recording=a.recording, stop=stop, faults=fault_plan(a), label=label)
+                           speed=a.speed, recording=a.recording, stop=stop, faults=fault_plan(a), label=label,
+                           loop=loop)
     except (TransportError, CaptureError, ValueError) as e:
         raise Fail(str(e)) from None
 

@@ -92,6 +92,14 @@ class VirtualPolarClient:
         per_s = dev.dev.rate_hz
         cb = self._callbacks.get(polar.PMD_DATA)
         while True:
+            if dev._k >= len(dev.frames) and dev.loop:
+                # the next lap: timestamps keep increasing, the device clock never jumps back
+                lap = len(dev.dev.counts)
+                dev._laps = getattr(dev, "_laps", 0) + 1
+                dev.frames = device_frames(dev.dev, "polar", t0_ns=10**18 + int(round(dev._laps * lap * 1e9 / per_s)))
+                for f in dev.frames:
+                    f.first_index += dev._laps * lap
+                dev._k = 0
             if dev._k >= len(dev.frames):
                 dev.done = True
                 await asyncio.sleep(0.3)

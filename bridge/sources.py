@@ -30,6 +30,13 @@ class OpenSource:
     closers: list = field(default_factory=list)
     simulator: Any = None
 
+    def truth_at(self, index: int) -> str | None:
+        """For a virtual wearable: the activity its recording shows at stream sample ``index``."""
+        if self.simulator is None:
+            return None
+        dev = self.simulator.dev
+        return dev.label_at(index % dev.counts.size)
+
     def close(self) -> None:
         try:
             self.transport.close()
@@ -58,7 +65,7 @@ def load_recording(path: str | None) -> Recording:
 def open_source(spec: str, protocol: str | None = None, *, baudrate: int = 115200, rate_hz: float | None = None,
                 mv_per_count: float | None = None, channels: int | None = None, speed: float | None = 1.0,
                 recording: str | None = None, stop: threading.Event | None = None, faults=None,
-                label: str | None = None, watchdog_s: float | None = None) -> OpenSource:
+                label: str | None = None, watchdog_s: float | None = None, loop: bool = False) -> OpenSource:
     stop = stop or threading.Event()
     if spec.startswith("replay:") or spec.endswith(".ecgcap"):
         from .transport_replay import ReplayTransport
@@ -78,7 +85,7 @@ def open_source(spec: str, protocol: str | None = None, *, baudrate: int = 11520
         if protocol and protocol != proto:
             raise TransportError(f"{spec} speaks {proto!r}, not {protocol!r}")
         rec = load_recording(recording)
-        return _open_sim(proto, rec, speed or 1.0, faults, stop, label, spec)
+        return _open_sim(proto, rec, speed or 1.0, faults, stop, label, spec, loop)
 
     proto = protocol or "frame"
     if proto not in PROTOCOLS:
@@ -103,13 +110,13 @@ def open_source(spec: str, protocol: str | None = None, *, baudrate: int = 11520
     return OpenSource(tr, dec, header, "serial")
 
 
-def _open_sim(proto: str, rec: Recording, speed: float, faults, stop, label, spec) -> OpenSource:
+def _open_sim(proto: str, rec: Recording, speed: float, faults, stop, label, spec, loop: bool = False) -> OpenSource:
     rate, mv, ch = DEFAULTS[proto]
     if proto == "polar":
         from .simulator_ble import VirtualPolarH10
         from .transport_ble import BleTransport
 
-        dev = VirtualPolarH10(rec, speed=speed, faults=faults)
+        dev = VirtualPolarH10(rec, speed=speed, faults=faults, loop=loop)
         tr = BleTransport(dev.address, "polar", client_factory=dev.client_factory, finder=None, stop=stop)
         dec = make_decoder("polar")
         h = CaptureHeader(protocol="polar", rate_hz=dec.rate_hz, channels=1, mv_per_count=dec.mv_per_count,
@@ -119,7 +126,7 @@ def _open_sim(proto: str, rec: Recording, speed: float, faults, stop, label, spe
     from .simulator import PtyWearable
     from .transport_serial import SerialTransport
 
-    sim = PtyWearable(rec, proto, speed=speed, faults=faults)
+    sim = PtyWearable(rec, proto, speed=speed, faults=faults, loop=loop)
     threading.Thread(target=sim.run, daemon=True, name="virtual-wearable").start()
     dec = make_decoder(proto, sim.dev.rate_hz, sim.dev.mv_per_count if proto == "frame" else None)
     tr = SerialTransport(sim.path, startup_commands=dec.startup_commands, start_command=dec.start_command,

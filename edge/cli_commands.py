@@ -65,7 +65,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     bundle = _load_model(a)
     stop = threading.Event()
     stop_on_signals(stop)
-    src = open_from_args(a, stop, label=a.label)
+    src = open_from_args(a, stop, label=a.label, loop=getattr(a, "loop", False))
     display = _display_wanted(a)
     if not display and not a.jsonl:
         a.jsonl = "-"          # headless: JSON lines on stdout (systemd's journal)
@@ -80,6 +80,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
     for k in ("drop", "corrupt", "noise_every", "seed", "pause"):
         setattr(a, k, getattr(a, k, 0) or 0)
     a.pause_at = -1.0
+    a.loop = not a.once
     return cmd_run(a)
 
 
@@ -135,7 +136,8 @@ def register(sub) -> None:
     s = sub.add_parser("demo", help="no hardware: the virtual wearable streams a real recording, classified live")
     _add_model_args(s)
     s.add_argument("--speed", type=positive(float), default=1.0, help="playback speed (default real time)")
-    s.add_argument("--duration", type=positive(float), help="stop after this many seconds")
+    s.add_argument("--duration", type=positive(float), help="stop after this many seconds (default: Ctrl-C)")
+    s.add_argument("--once", action="store_true", help="stop at the end of the recording instead of looping")
     s.add_argument("--no-display", action="store_true", help="no live view: JSON lines only")
     s.set_defaults(func=cmd_demo, record=None, label=None)
 

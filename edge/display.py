@@ -78,6 +78,8 @@ def render(s: DisplayState, width: int = 80):
         now = r.activity or f"({', '.join(r.flags)})"
         act.add_row(Text("now", style="dim"), Text(now, style="bold"), "")
         act.add_row(Text("smoothed", style="dim"), Text(r.smoothed or "--", style="bold cyan"), "")
+        if r.truth:
+            act.add_row(Text("truth", style="dim"), Text(r.truth, style="green"), "")
         bar_w = max(5, min(40, inner - 20))
         for lab in s.labels:
             p = (r.probabilities or {}).get(lab, 0.0)

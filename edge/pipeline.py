@@ -29,9 +29,12 @@ class WindowResult:
     quality: float
     flags: list[str] = field(default_factory=list)
     compute_ms: float = 0.0
+    truth: str | None = None          # known only for a virtual wearable: what its recording shows
 
     def to_json(self) -> str:
         d = asdict(self)
+        if d["truth"] is None:
+            del d["truth"]
         if d["probabilities"]:
             d["probabilities"] = {k: round(v, 4) for k, v in d["probabilities"].items()}
         d["hr_bpm"] = None if self.hr_bpm is None else round(self.hr_bpm, 1)

@@ -64,6 +64,7 @@ def run_session(src: OpenSource, bundle: ModelBundle, *, jsonl: IO[str] | None =
         live.start()
     t0 = time.monotonic()
     last_draw = 0.0
+    truth_n = truth_ok = 0
     try:
         for item in stream_blocks(src.transport, src.decoder, writer):
             if isinstance(item, SampleBlock):
@@ -71,6 +72,10 @@ def run_session(src: OpenSource, bundle: ModelBundle, *, jsonl: IO[str] | None =
                 x = item.samples[:, ch].astype(np.float64)
                 state.trace = np.concatenate([state.trace, x])[-trace_n:]
                 for r in pipe.push(item):
+                    r.truth = src.truth_at(int(round(r.end_s * src.decoder.rate_hz)) - 1)
+                    if r.truth is not None and r.activity is not None:
+                        truth_n += 1
+                        truth_ok += r.activity == r.truth
                     state.last = r
                     state.windows = pipe.results
                     state.flagged = pipe.flagged
@@ -98,6 +103,8 @@ def run_session(src: OpenSource, bundle: ModelBundle, *, jsonl: IO[str] | None =
     if label and label in bundle.labels and classified:
         agree = pipe.counts[label] / classified
         sagree = pipe.smoothed_counts[label] / classified
+    elif truth_n:
+        label, agree = "virtual wearable's recording", truth_ok / truth_n
     s = src.decoder.stats
     return SessionSummary(pipe.results, pipe.flagged, dict(pipe.counts), dict(pipe.smoothed_counts), label, agree,
                           sagree, s.samples, s.lost_samples, time.monotonic() - t0,
