@@ -20,10 +20,10 @@ def default_capture_name(label: str | None) -> str:
 
 
 def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT end the session cleanly (capture closed), as systemd and Ctrl-C expect."""
+    """SIGTERM/SIGINT/SIGHUP end the session cleanly (capture closed): systemd, Ctrl-C, a closed terminal."""
     if threading.current_thread() is not threading.main_thread():
         return
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
 
 

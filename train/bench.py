@@ -88,7 +88,7 @@ def cross_dataset(bundle: ModelBundle) -> dict | None:
 
 
 def run_bench(model: str, dataset: str = "motion", epochs: int | None = None, quick: bool = False, seed: int = 0,
-              out: str = "reports/bench", update_card: bool = False, leaky: bool = False,
+              out: str = "docs/bench/bench", update_card: bool = False, leaky: bool = False,
               progress: Callable[[str], None] = print) -> dict:
     from .report import write_report
 

@@ -124,6 +124,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
 def cmd_bench(a: argparse.Namespace) -> int:
     from .bench import run_bench
 
+    a.out = a.out or str(Path("docs") / "bench" / Path(a.model).stem)
     try:
         res = run_bench(a.model, a.dataset, epochs=a.epochs, quick=a.quick, seed=a.seed, out=a.out,
                         update_card=a.update_card, leaky=a.leaky, progress=_say)
@@ -161,7 +162,7 @@ def register(sub) -> None:
     s.add_argument("--dataset", default="motion", choices=["motion"])
     s.add_argument("--epochs", type=positive(int), help="epochs per fold (default: the model's own)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", "-o", default="reports/bench", help="report path stem")
+    s.add_argument("--out", "-o", help="report path stem (default docs/bench/MODEL)")
     s.add_argument("--quick", action="store_true", help="4 subjects, 2 epochs: a smoke run")
     s.add_argument("--leaky", action="store_true", help="also report the leaky random split, labelled as such")
     s.add_argument("--update-card", action="store_true", help="write the numbers into the model card")
