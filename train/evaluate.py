@@ -51,6 +51,12 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
             yp_q[test] = int8_predict(to_int8(model, ws.x[~test], seed=seed), ws.x[test]).argmax(1)
             fold["int8_accuracy"] = float(np.mean(yp_q[test] == ws.y[test]))
             fold["agreement"] = float(np.mean(yp_q[test] == yp_f[test]))
+        # per recording: which electrode type or activity a failing subject fails on
+        fold["per_source"] = {src: {"n": int(m.sum()), "float_accuracy": float(np.mean(yp_f[test][m] == ws.y[test][m])),
+                                    **({"int8_accuracy": float(np.mean(yp_q[test][m] == ws.y[test][m]))}
+                                       if quantize else {})}
+                              for src in sorted(set(ws.sources[test].tolist()))
+                              for m in [ws.sources[test] == src]}
         folds.append(fold)
         if progress:
             progress(f"fold {k + 1}/{len(subjects)} ({s}): float {fold['float_accuracy']:.3f}"
