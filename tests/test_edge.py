@@ -127,7 +127,8 @@ def test_bad_models_are_refused_clearly(tmp_path):
     (tmp_path / "junk.json").write_text(json.dumps({**meta, "tflite_sha256": hashlib.sha256(junk).hexdigest()}))
     cases["junk.tflite"] = "not a loadable TFLite model"
     (tmp_path / "other.tflite").write_bytes(good)
-    (tmp_path / "other.json").write_text(json.dumps({**meta, "preprocess": {**meta["preprocess"], "window_s": 10.0}}))
+    wrong = {**meta["preprocess"], "window_s": 2 * meta["preprocess"]["window_s"]}
+    (tmp_path / "other.json").write_text(json.dumps({**meta, "preprocess": wrong}))
     cases["other.tflite"] = "metadata implies"
     (tmp_path / "text.tflite").write_bytes(good)
     (tmp_path / "text.json").write_text("{not json")
