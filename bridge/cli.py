@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 
 from . import __version__
 
@@ -122,8 +123,10 @@ def cmd_record(a: argparse.Namespace) -> int:
 
     stop = threading.Event()
     stop_on_signals(stop)
-    src = open_from_args(a, stop, label=a.label)
     out = a.output or default_capture_name(a.label)
+    if Path(out).exists():
+        raise Fail(f"{out} already exists; captures are never overwritten")
+    src = open_from_args(a, stop, label=a.label)
     try:
         stats = record(src, out, a.duration, progress=not a.quiet, stop=stop)
     except FileExistsError:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 
 from bridge.cli import Fail, add_source_args, open_from_args, positive
 from bridge.record import stop_on_signals
@@ -63,6 +64,8 @@ def _display_wanted(a) -> bool:
 
 def cmd_run(a: argparse.Namespace) -> int:
     bundle = _load_model(a)
+    if a.record and Path(a.record).exists():
+        raise Fail(f"{a.record} already exists; captures are never overwritten")
     stop = threading.Event()
     stop_on_signals(stop)
     src = open_from_args(a, stop, label=a.label, loop=getattr(a, "loop", False))
