@@ -36,6 +36,7 @@ class VirtualPolarH10:
         self._k = 0                      # next frame index: the device clock runs on while unlinked
         self._t0: float | None = None
         self.unsent_frames = 0
+        self._laps = 0
 
     @property
     def log(self):
@@ -95,7 +96,7 @@ class VirtualPolarClient:
             if dev._k >= len(dev.frames) and dev.loop:
                 # the next lap: timestamps keep increasing, the device clock never jumps back
                 lap = len(dev.dev.counts)
-                dev._laps = getattr(dev, "_laps", 0) + 1
+                dev._laps += 1
                 dev.frames = device_frames(dev.dev, "polar", t0_ns=10**18 + int(round(dev._laps * lap * 1e9 / per_s)))
                 for f in dev.frames:
                     f.first_index += dev._laps * lap
