@@ -59,14 +59,15 @@ def cmd_train(a: argparse.Namespace) -> int:
     val = None
     if hold and (~train).any():
         val = (ws.x[~train], ws.y[~train])
+    filters = tuple(int(f) for f in a.filters.split(","))
     model, hist = fit(ws.x[train], ws.y[train], len(ws.labels), epochs, a.seed, validation=val,
-                      verbose=2 if not a.quick else 0)
+                      verbose=2 if not a.quick else 0, filters=filters)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out.with_suffix(".keras"))
     info = {"task": a.task, "labels": list(ws.labels), "preprocess": cfg.to_dict(), "dataset": a.dataset,
             "holdout": sorted(hold), "train_subjects": sorted(set(ws.subjects[train].tolist())), "epochs": epochs,
-            "seed": a.seed, "parameters": int(model.count_params()), "history": {k: [float(v) for v in vs]
+            "seed": a.seed, "filters": list(filters), "parameters": int(model.count_params()), "history": {k: [float(v) for v in vs]
                                                                               for k, vs in hist.items()}}
     out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
     _curves(hist, out.with_name(out.name + "_curves.png"))
@@ -115,7 +116,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     tfl = to_int8(model, rep, seed=info["seed"])
     extra = {"training": {"dataset": info["dataset"], "train_subjects": info["train_subjects"],
                           "holdout_subjects": info["holdout"], "epochs": info["epochs"], "seed": info["seed"],
-                          "parameters": info["parameters"]}}
+                          "parameters": info["parameters"], "filters": info.get("filters")}}
     meta = write_model(a.output, tfl, info["task"], tuple(info["labels"]), cfg, extra)
     _say(f"wrote {a.output} ({meta['tflite_bytes']} bytes, int8) and {Path(a.output).with_suffix('.json').name}")
     return 0
@@ -145,6 +146,7 @@ def register(sub) -> None:
     s.add_argument("--window", type=positive(float), default=5.0, help="window the model sees, seconds")
     s.add_argument("--hop", type=positive(float), default=1.0, help="seconds between windows")
     s.add_argument("--epochs", type=positive(int), default=25)
+    s.add_argument("--filters", default="8,16,24,32", help="channels of the four conv blocks (comma-separated)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--holdout", nargs="*", help="subject ids kept out of training (e.g. motion-10)")
     s.add_argument("--out", "-o", required=True, help="output path stem (writes STEM.keras, STEM.train.json, curves)")

@@ -30,10 +30,11 @@ def int8_predict(tflite: bytes, x: np.ndarray, backend: str = "auto") -> np.ndar
 
 
 def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
-         progress: Callable[[str], None] | None = None) -> dict:
-    from .model import fit, predict_float
+         progress: Callable[[str], None] | None = None, filters: tuple[int, ...] | None = None) -> dict:
+    from .model import DEFAULT_FILTERS, fit, predict_float
     from .quantize import to_int8
 
+    filters = tuple(filters or DEFAULT_FILTERS)
     subjects = sorted(set(ws.subjects.tolist()))
     n = len(ws.labels)
     yp_f = np.full(len(ws), -1)
@@ -42,7 +43,7 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
     t0 = time.time()
     for k, s in enumerate(subjects):
         test = ws.subjects == s
-        model, hist = fit(ws.x[~test], ws.y[~test], n, epochs, seed)
+        model, hist = fit(ws.x[~test], ws.y[~test], n, epochs, seed, filters=filters)
         yp_f[test] = predict_float(model, ws.x[test]).argmax(1)
         fold = {"subject": s, "n": int(test.sum()),
                 "float_accuracy": float(np.mean(yp_f[test] == ws.y[test])),
@@ -67,6 +68,7 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
         "labels": list(ws.labels),
         "epochs": epochs,
         "seed": seed,
+        "filters": list(filters),
         "windows": len(ws),
         "folds": folds,
         "float": metrics.summary(ws.y, yp_f, ws.labels),
@@ -84,13 +86,14 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
     return out
 
 
-def leaky_random_split(ws: WindowSet, epochs: int, seed: int = 0, test_share: float = 0.2) -> dict:
+def leaky_random_split(ws: WindowSet, epochs: int, seed: int = 0, test_share: float = 0.2,
+                       filters: tuple[int, ...] | None = None) -> dict:
     """The notebook's protocol, for comparison only: the same people in train and test."""
-    from .model import fit, predict_float
+    from .model import DEFAULT_FILTERS, fit, predict_float
 
     rng = np.random.default_rng(seed)
     test = rng.random(len(ws)) < test_share
-    model, _ = fit(ws.x[~test], ws.y[~test], len(ws.labels), epochs, seed)
+    model, _ = fit(ws.x[~test], ws.y[~test], len(ws.labels), epochs, seed, filters=tuple(filters or DEFAULT_FILTERS))
     p = predict_float(model, ws.x[test]).argmax(1)
     return {"protocol": "random window split (LEAKY: same subjects in train and test)",
             **metrics.summary(ws.y[test], p, ws.labels)}
