@@ -109,13 +109,15 @@ def run_bench(model: str, dataset: str = "motion", epochs: int | None = None, qu
              f"{epochs} epochs per fold")
     res = {"model": bundle.path.name, "task": task, "dataset": DATASET_TEXT[dataset], "preprocess": cfg.to_dict(),
            "quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    res["loso"] = loso(ws, epochs, seed, quantize=True, progress=progress, filters=model_filters(bundle))
+    augment = bool(bundle.meta.get("training", {}).get("augment", False))
+    res["loso"] = loso(ws, epochs, seed, quantize=True, progress=progress, filters=model_filters(bundle),
+                       augment=augment)
     res["shipped"] = shipped_numbers(bundle, ws)
     res["shipped"]["float_ms"] = float_latency_ms(bundle)
     if not quick:
         res["cross_dataset"] = cross_dataset(bundle)
     if leaky:
-        res["leaky"] = leaky_random_split(ws, epochs, seed, filters=model_filters(bundle))
+        res["leaky"] = leaky_random_split(ws, epochs, seed, filters=model_filters(bundle), augment=augment)
     res["wall_time_s"] = time.time() - t0
     files = write_report(res, out)
     progress("wrote " + ", ".join(str(f) for f in files))

@@ -61,13 +61,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         val = (ws.x[~train], ws.y[~train])
     filters = tuple(int(f) for f in a.filters.split(","))
     model, hist = fit(ws.x[train], ws.y[train], len(ws.labels), epochs, a.seed, validation=val,
-                      verbose=2 if not a.quick else 0, filters=filters)
+                      verbose=2 if not a.quick else 0, filters=filters, augment=not a.no_augment)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out.with_suffix(".keras"))
     info = {"task": a.task, "labels": list(ws.labels), "preprocess": cfg.to_dict(), "dataset": a.dataset,
             "holdout": sorted(hold), "train_subjects": sorted(set(ws.subjects[train].tolist())), "epochs": epochs,
-            "seed": a.seed, "filters": list(filters), "parameters": int(model.count_params()), "history": {k: [float(v) for v in vs]
+            "seed": a.seed, "filters": list(filters), "augment": not a.no_augment, "parameters": int(model.count_params()), "history": {k: [float(v) for v in vs]
                                                                               for k, vs in hist.items()}}
     out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
     _curves(hist, out.with_name(out.name + "_curves.png"))
@@ -116,7 +116,8 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     tfl = to_int8(model, rep, seed=info["seed"])
     extra = {"training": {"dataset": info["dataset"], "train_subjects": info["train_subjects"],
                           "holdout_subjects": info["holdout"], "epochs": info["epochs"], "seed": info["seed"],
-                          "parameters": info["parameters"], "filters": info.get("filters")}}
+                          "parameters": info["parameters"], "filters": info.get("filters"),
+                          "augment": bool(info.get("augment", False))}}
     meta = write_model(a.output, tfl, info["task"], tuple(info["labels"]), cfg, extra)
     _say(f"wrote {a.output} ({meta['tflite_bytes']} bytes, int8) and {Path(a.output).with_suffix('.json').name}")
     return 0
@@ -147,6 +148,7 @@ def register(sub) -> None:
     s.add_argument("--hop", type=positive(float), default=1.0, help="seconds between windows")
     s.add_argument("--epochs", type=positive(int), default=25)
     s.add_argument("--filters", default="8,16,24,32", help="channels of the four conv blocks (comma-separated)")
+    s.add_argument("--no-augment", action="store_true", help="train without spectrogram masking")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--holdout", nargs="*", help="subject ids kept out of training (e.g. motion-10)")
     s.add_argument("--out", "-o", required=True, help="output path stem (writes STEM.keras, STEM.train.json, curves)")

@@ -30,7 +30,8 @@ def int8_predict(tflite: bytes, x: np.ndarray, backend: str = "auto") -> np.ndar
 
 
 def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
-         progress: Callable[[str], None] | None = None, filters: tuple[int, ...] | None = None) -> dict:
+         progress: Callable[[str], None] | None = None, filters: tuple[int, ...] | None = None,
+         augment: bool = True) -> dict:
     from .model import DEFAULT_FILTERS, fit, predict_float
     from .quantize import to_int8
 
@@ -43,7 +44,7 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
     t0 = time.time()
     for k, s in enumerate(subjects):
         test = ws.subjects == s
-        model, hist = fit(ws.x[~test], ws.y[~test], n, epochs, seed, filters=filters)
+        model, hist = fit(ws.x[~test], ws.y[~test], n, epochs, seed, filters=filters, augment=augment)
         yp_f[test] = predict_float(model, ws.x[test]).argmax(1)
         fold = {"subject": s, "n": int(test.sum()),
                 "float_accuracy": float(np.mean(yp_f[test] == ws.y[test])),
@@ -69,6 +70,7 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
         "epochs": epochs,
         "seed": seed,
         "filters": list(filters),
+        "augment": augment,
         "windows": len(ws),
         "folds": folds,
         "float": metrics.summary(ws.y, yp_f, ws.labels),
@@ -87,13 +89,14 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
 
 
 def leaky_random_split(ws: WindowSet, epochs: int, seed: int = 0, test_share: float = 0.2,
-                       filters: tuple[int, ...] | None = None) -> dict:
+                       filters: tuple[int, ...] | None = None, augment: bool = True) -> dict:
     """The notebook's protocol, for comparison only: the same people in train and test."""
     from .model import DEFAULT_FILTERS, fit, predict_float
 
     rng = np.random.default_rng(seed)
     test = rng.random(len(ws)) < test_share
-    model, _ = fit(ws.x[~test], ws.y[~test], len(ws.labels), epochs, seed, filters=tuple(filters or DEFAULT_FILTERS))
+    model, _ = fit(ws.x[~test], ws.y[~test], len(ws.labels), epochs, seed, filters=tuple(filters or DEFAULT_FILTERS),
+                   augment=augment)
     p = predict_float(model, ws.x[test]).argmax(1)
     return {"protocol": "random window split (LEAKY: same subjects in train and test)",
             **metrics.summary(ws.y[test], p, ws.labels)}
