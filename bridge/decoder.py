@@ -33,7 +33,10 @@ class Decoder:
         raise NotImplementedError
 
     def link_lost(self, t_host: float) -> None:
-        """The transport reconnected: continuity counters no longer prove anything."""
+        """The link dropped (disconnect or watchdog): what arrives next may follow a hole.
+
+        Subclasses whose counters survive a reconnect (frame seq, Polar timestamps) still
+        measure the hole exactly; otherwise ``_emit`` estimates it from the host clock."""
         self._link_lost = True
         self.reset_continuity()
 
