@@ -53,6 +53,19 @@ def encode_stream(samples: np.ndarray, per_frame: int, first_seq: int = 0, flags
     ]
 
 
+def _complete_frame_after(buf: bytes, start: int, end: int) -> int | None:
+    """Offset of the first whole, CRC-valid frame at or after ``start``, if any."""
+    k = buf.find(SYNC, start)
+    while 0 <= k <= end - HEADER_LEN - CRC_LEN - 3:
+        _, ver, _, _, ch, n = _HEADER.unpack_from(buf, k)
+        flen = HEADER_LEN + 3 * ch * n + CRC_LEN
+        if (ver == VERSION and ch and n and ch * n <= MAX_VALUES and k + flen <= end
+                and zlib.crc32(buf[k + 2:k + flen - CRC_LEN]) == int.from_bytes(buf[k + flen - CRC_LEN:k + flen], "little")):
+            return k
+        k = buf.find(SYNC, k + 1)
+    return None
+
+
 class FrameDecoder(Decoder):
     """Stream decoder: resynchronises on the sync word, checks CRC and sequence."""
 
@@ -95,8 +108,17 @@ class FrameDecoder(Decoder):
                 continue
             flen = HEADER_LEN + 3 * ch * n + CRC_LEN
             if end - i < flen:
-                pos = i
-                break
+                j = _complete_frame_after(buf, i + 1, end)
+                if j is None:
+                    pos = i           # a frame still arriving: wait for the rest
+                    break
+                # A damaged length field promised more bytes than come before a real,
+                # CRC-valid frame: it is not a frame, and must not hold the real ones back.
+                stats.malformed += 1
+                self._skip(j - i, in_junk)
+                in_junk = False
+                pos = j
+                continue
             crc = int.from_bytes(buf[i + flen - CRC_LEN:i + flen], "little")
             if zlib.crc32(buf[i + 2:i + flen - CRC_LEN]) != crc:
                 stats.crc_errors += 1

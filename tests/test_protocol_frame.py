@@ -95,3 +95,17 @@ def test_reconnect_to_a_restarted_device_uses_the_host_clock():
     # (between 2 s x 250 Hz less the 100 samples that arrived and less one frame)
     assert 400 <= blocks[0].gap_before <= 490
     assert dec.stats.lost_samples == blocks[0].gap_before
+
+
+def test_damaged_length_field_does_not_hold_back_the_frames_after_it():
+    """Found by hypothesis: a flipped bit in the channel count promised a 210-byte frame; the
+    ten real frames after it must still decode now, not wait for bytes that never come."""
+    x = np.arange(60)
+    frames = encode_stream(x, 2)
+    bad = bytearray(frames[19])
+    bad[6] ^= 1 << 5                      # channels 1 -> 33: 33 x 2 values fits the limit
+    frames[19] = bytes(bad)
+    dec, blocks = decode_all(b"".join(frames))
+    got = np.concatenate([b.samples[:, 0] for b in blocks])
+    np.testing.assert_array_equal(got, np.concatenate([x[:38], x[40:]]))
+    assert dec.stats.lost_frames == 1 and dec.stats.lost_samples == 2 and dec.stats.malformed == 1
