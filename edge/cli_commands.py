@@ -78,11 +78,17 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(a: argparse.Namespace) -> int:
-    a.source, a.protocol, a.baud, a.rate, a.mv_per_count, a.recording = "sim:frame", None, 115200, None, None, None
-    for k in ("drop", "corrupt", "noise_every", "seed", "pause"):
-        setattr(a, k, getattr(a, k, 0) or 0)
+def _fixed_source(a: argparse.Namespace, source: str) -> None:
+    """demo and replay choose the source themselves: fill the source options they do not expose."""
+    a.source = source
+    a.protocol = a.rate = a.mv_per_count = a.recording = None
+    a.baud = 115200
+    a.drop = a.corrupt = a.noise_every = a.pause = a.seed = 0
     a.pause_at = -1.0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    _fixed_source(a, "sim:frame")
     a.loop = not a.once
     return cmd_run(a)
 
@@ -91,10 +97,7 @@ def cmd_replay(a: argparse.Namespace) -> int:
     from bridge.cli import report_damage
 
     bundle = _load_model(a)
-    a.source = a.capture if a.capture.endswith(".ecgcap") else "replay:" + a.capture
-    a.protocol = a.baud = a.rate = a.mv_per_count = a.recording = None
-    a.drop = a.corrupt = a.noise_every = a.pause = a.seed = 0
-    a.pause_at = -1.0
+    _fixed_source(a, a.capture if a.capture.endswith(".ecgcap") else "replay:" + a.capture)
     speed = 0.0 if a.speed == "max" else float(a.speed)
     a.speed = speed
     stop = threading.Event()

@@ -115,13 +115,19 @@ class ModelBundle:
 
     def predict(self, spec: np.ndarray) -> np.ndarray:
         """Class probabilities (dequantized) for one spectrogram."""
-        interp = self.interpreter
-        inp = interp.get_input_details()[0]
-        out = interp.get_output_details()[0]
-        scale, zero = inp["quantization"]
-        q = np.clip(np.round(spec / scale + zero), -128, 127).astype(np.int8)
-        interp.set_tensor(inp["index"], q[None, :, :, None])
-        interp.invoke()
-        o = interp.get_tensor(out["index"])[0].astype(np.float32)
-        oscale, ozero = out["quantization"]
-        return (o - ozero) * oscale
+        return invoke_int8(self.interpreter, spec)
+
+
+def invoke_int8(interp, spec: np.ndarray) -> np.ndarray:
+    """Quantize one spectrogram, run a full-int8 interpreter, dequantize its output.
+
+    The one place this happens: the edge runner and training's int8 evaluation both call it."""
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    scale, zero = inp["quantization"]
+    q = np.clip(np.round(spec / scale + zero), -128, 127).astype(np.int8)
+    interp.set_tensor(inp["index"], q[None, :, :, None])
+    interp.invoke()
+    o = interp.get_tensor(out["index"])[0].astype(np.float32)
+    oscale, ozero = out["quantization"]
+    return (o - ozero) * oscale

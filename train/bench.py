@@ -12,11 +12,10 @@ from typing import Callable
 import numpy as np
 
 from edge.model_bundle import ModelBundle, metadata_path
-from edge.preprocess import spectrogram
 
 from . import datasets, metrics
 from .evaluate import leaky_random_split, loso
-from .windows import TASKS, motion_windows, windows_from_recordings
+from .windows import motion_windows, windows_from_recordings
 
 DATASET_TEXT = {
     "motion": "ecg-motion-artefacts (Kalouskova, GPL-3.0): 10 subjects x 3 electrode types x rest/arms/walk/run/squats",
@@ -24,23 +23,14 @@ DATASET_TEXT = {
 
 
 def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
+    from edge.benchmark import window_latency
+
     path = bundle.path
-    rng = np.random.default_rng(0)
-    raw = rng.standard_normal(int(bundle.cfg.window_s * bundle.cfg.rate_hz))
-    pre, inv = [], []
-    spec = spectrogram(raw, bundle.cfg.rate_hz, bundle.cfg)
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        spec = spectrogram(raw, bundle.cfg.rate_hz, bundle.cfg)
-        t1 = time.perf_counter()
-        bundle.predict(spec)
-        t2 = time.perf_counter()
-        pre.append(t1 - t0)
-        inv.append(t2 - t1)
+    raw = np.random.default_rng(0).standard_normal(int(bundle.cfg.window_s * bundle.cfg.rate_hz))
+    pre_ms, inv_ms = window_latency(bundle, [raw] * runs)
     out = {"file": path.name, "bytes": path.stat().st_size, "sha256": bundle.meta["tflite_sha256"],
            "parameters": bundle.meta.get("training", {}).get("parameters"), "latency_runs": runs,
-           "preprocess_ms": float(np.median(pre) * 1e3), "invoke_ms": float(np.median(inv) * 1e3),
-           "backend": bundle.backend}
+           "preprocess_ms": pre_ms, "invoke_ms": inv_ms, "backend": bundle.backend}
     out["window_ms"] = out["preprocess_ms"] + out["invoke_ms"]
     hold = bundle.meta.get("training", {}).get("holdout_subjects") or []
     mask = np.isin(ws.subjects, hold)

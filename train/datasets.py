@@ -64,7 +64,7 @@ def load_motion_file(path: str | os.PathLike, rate_hz: float = MODEL_RATE_HZ) ->
     m = _MOTION_NAME.match(path.name)
     if not m:
         raise ValueError(f"{path.name}: not an ecg-motion-artefacts file name (NN_EE_ACT.csv.gz)")
-    subject, electrode, act = m.group(1), m.group(2), m.group(3)
+    subject, _, act = m.group(1), m.group(2), m.group(3)
     t, x = read_motion_csv(path)
     native = (len(t) - 1) / t[-1]
     grid_hz = 500.0 if abs(native - 500.0) < 50 else round(native)

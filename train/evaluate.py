@@ -14,19 +14,12 @@ from .windows import WindowSet
 def int8_predict(tflite: bytes, x: np.ndarray, backend: str = "auto") -> np.ndarray:
     """Probabilities from a full-int8 model, window by window as the edge runs it."""
     from edge.backends import interpreter_class
+    from edge.model_bundle import invoke_int8
 
     Interpreter, _ = interpreter_class(backend)
     it = Interpreter(model_content=tflite, num_threads=1)
     it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    s, z = inp["quantization"]
-    os_, oz = out["quantization"]
-    res = np.empty((len(x), int(out["shape"][-1])), dtype=np.float32)
-    for i, w in enumerate(x):
-        it.set_tensor(inp["index"], np.clip(np.round(w / s + z), -128, 127).astype(np.int8)[None, :, :, None])
-        it.invoke()
-        res[i] = (it.get_tensor(out["index"])[0].astype(np.float32) - oz) * os_
-    return res
+    return np.stack([invoke_int8(it, w) for w in x]) if len(x) else np.empty((0, 0), np.float32)
 
 
 def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
