@@ -12,9 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.signal import stft
+from functools import lru_cache
+
+from scipy.signal import butter, resample_poly, sosfiltfilt
 
 from bridge.recording import resample
+
+
+SLOW_DECIMATE = 8          # 250 Hz -> 31.25 Hz for the slow rows
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,13 @@ class PreprocessConfig:
     nperseg: int = 128           # STFT segment: 0.512 s at 250 Hz, 1.95 Hz bins
     step: int = 32               # STFT hop: 0.128 s
     fmax_hz: float = 60.0
+    # Optional slow rows (0 = off): a long STFT centred on the same frames, for the motion
+    # (baseline sway at step/squat cadence) and beat-rate (QRS envelope) rhythms that the
+    # 2 Hz bins above cannot resolve.
+    slow_nperseg: int = 0        # e.g. 1024: 4.1 s, 0.24 Hz bins
+    slow_fmax_hz: float = 6.0    # motion rows: 0.24 .. slow_fmax_hz of the raw signal
+    beat_fmin_hz: float = 0.7    # beat rows: beat_fmin_hz .. beat_fmax_hz of the QRS envelope
+    beat_fmax_hz: float = 3.7
 
     @property
     def window_samples(self) -> int:
@@ -38,13 +50,36 @@ class PreprocessConfig:
     def n_freqs(self) -> int:
         return int(np.sum(np.fft.rfftfreq(self.nperseg, 1.0 / self.rate_hz) <= self.fmax_hz)) - 1
 
+    def __post_init__(self):
+        q = SLOW_DECIMATE
+        if self.slow_nperseg and (self.slow_nperseg <= self.nperseg or self.slow_nperseg % (2 * q)
+                                  or self.step % q or self.slow_fmax_hz >= self.rate_hz / q / 2):
+            raise ValueError(f"slow_nperseg {self.slow_nperseg}: must exceed nperseg {self.nperseg}, be a multiple "
+                             f"of {2 * q}, with step a multiple of {q} and slow rows below {self.rate_hz / q / 2:g} Hz")
+
+    def _slow_bins(self, lo: float, hi: float) -> np.ndarray:
+        f = np.fft.rfftfreq(self.slow_nperseg, 1.0 / self.rate_hz)
+        return np.flatnonzero((f > lo) & (f <= hi))
+
+    @property
+    def slow_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """FFT bin indices of the motion rows and the beat rows (empty when off)."""
+        if not self.slow_nperseg:
+            return np.empty(0, int), np.empty(0, int)
+        return self._slow_bins(0.0, self.slow_fmax_hz), self._slow_bins(self.beat_fmin_hz, self.beat_fmax_hz)
+
+    @property
+    def n_rows(self) -> int:
+        motion, beat = self.slow_rows
+        return self.n_freqs + motion.size + beat.size
+
     @property
     def n_frames(self) -> int:
         return (self.window_samples - self.nperseg) // self.step + 1
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.n_freqs, self.n_frames)
+        return (self.n_rows, self.n_frames)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,12 +102,42 @@ def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) ->
     if x.size < n:
         raise ValueError(f"window has {x.size} samples at {cfg.rate_hz:g} Hz, needs {n}")
     x = x[-n:] - x[-n:].mean()
-    _, _, z = stft(x, fs=cfg.rate_hz, window="hann", nperseg=cfg.nperseg, noverlap=cfg.nperseg - cfg.step,
-                   boundary=None, padded=False, detrend="constant")
-    p = np.log10(np.abs(z[1:cfg.n_freqs + 1]) ** 2 + 1e-12)      # drop DC, keep 2..fmax Hz
-    p -= p.mean()
+    blocks = [_log_power(x, cfg.nperseg, cfg.step, cfg.n_frames)[1:cfg.n_freqs + 1]]   # drop DC: 2..fmax Hz
+    if cfg.slow_nperseg:
+        motion, beat = cfg.slow_rows
+        envelope = np.abs(sosfiltfilt(_qrs_band(cfg.rate_hz), x))
+        q = SLOW_DECIMATE
+        # The slow rows only need < 16 Hz: decimate first, then the long segment is 128 points.
+        slow = resample_poly(np.stack([x, envelope - envelope.mean()]), 1, q, axis=1)
+        margin = (cfg.slow_nperseg - cfg.nperseg) // 2 // q     # centre frames where the short STFT's are
+        slow = np.pad(slow, ((0, 0), (margin, margin)), mode="reflect")
+        blocks.append(_log_power(slow[0], cfg.slow_nperseg // q, cfg.step // q, cfg.n_frames)[motion])
+        blocks.append(_log_power(slow[1], cfg.slow_nperseg // q, cfg.step // q, cfg.n_frames)[beat])
+    return np.concatenate([_standardise(b) for b in blocks]).astype(np.float32)
+
+
+def _log_power(x: np.ndarray, nperseg: int, step: int, n_frames: int) -> np.ndarray:
+    """Log power of a Hann-window STFT, first ``n_frames`` frames, (bins, frames)."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::step][:n_frames]
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    z = np.fft.rfft(frames * _hann(nperseg), axis=1).T
+    return np.log10(np.abs(z) ** 2 + 1e-12)
+
+
+@lru_cache(maxsize=8)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n + 1)[:-1]       # periodic Hann, as scipy's STFT uses
+
+
+def _standardise(p: np.ndarray) -> np.ndarray:
+    p = p - p.mean()
     sd = p.std()
-    return (p / (sd if sd > 1e-9 else 1.0)).astype(np.float32)
+    return p / (sd if sd > 1e-9 else 1.0)
+
+
+@lru_cache(maxsize=4)
+def _qrs_band(rate_hz: float):
+    return butter(3, [8.0, min(20.0, 0.45 * rate_hz)], btype="bandpass", fs=rate_hz, output="sos")
 
 
 def offline_windows(x: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:

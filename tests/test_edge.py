@@ -35,9 +35,10 @@ def _blocks_from(x, rate, per=25):
     return dec.feed(b"".join(encode_stream(x, per)), 0.0)
 
 
-def test_streaming_windows_equal_offline_windows(demo_recording):
+@pytest.mark.parametrize("cfg", [preprocess.PreprocessConfig(), preprocess.PreprocessConfig(slow_nperseg=1024)],
+                         ids=["qrs-band", "with-slow-rows"])
+def test_streaming_windows_equal_offline_windows(demo_recording, cfg):
     """The live path (decoder -> windower -> spectrogram) computes exactly what training computed."""
-    cfg = preprocess.PreprocessConfig()
     x = demo_recording.counts
     starts, offline = preprocess.offline_windows(x.astype(float) * 0.01, 250.0, cfg)
     w = Windower(cfg.window_s, cfg.hop_s, 250.0)
@@ -55,6 +56,27 @@ def test_130hz_stream_is_resampled_not_relabelled(demo_recording):
     ref = preprocess.spectrogram(demo_recording.millivolts()[:1250], 250.0, cfg)
     assert s.shape == ref.shape == cfg.shape
     assert np.corrcoef(s.ravel(), ref.ravel())[0, 1] > 0.8
+
+
+def test_slow_rows_see_the_rhythms_the_qrs_band_cannot():
+    """A 1.6 Hz baseline sway (walking cadence) and 2.5 Hz beats land on their own slow rows, on the
+    same time axis as the QRS band."""
+    cfg = preprocess.PreprocessConfig(window_s=10.0, slow_nperseg=1024)
+    t = np.arange(cfg.window_samples) / cfg.rate_hz
+    beats = np.zeros_like(t)
+    beats[(np.arange(0, t[-1], 0.4) * cfg.rate_hz).astype(int)] = 1.0
+    qrs = np.convolve(beats, np.hanning(15), mode="same")
+    x = 0.5 * np.sin(2 * np.pi * 1.6 * t) + qrs
+    s = preprocess.spectrogram(x, cfg.rate_hz, cfg)
+    motion, beat = cfg.slow_rows
+    assert s.shape == cfg.shape == (cfg.n_freqs + motion.size + beat.size, cfg.n_frames)
+    f = np.fft.rfftfreq(cfg.slow_nperseg, 1 / cfg.rate_hz)
+    slow = s[cfg.n_freqs:cfg.n_freqs + motion.size].mean(axis=1)
+    assert abs(f[motion][np.argmax(slow)] - 1.6) < 0.25
+    rate = s[cfg.n_freqs + motion.size:].mean(axis=1)
+    assert abs(f[beat][np.argmax(rate)] - 2.5) < 0.25
+    with pytest.raises(ValueError, match="slow_nperseg"):
+        preprocess.PreprocessConfig(slow_nperseg=100)
 
 
 def test_gap_and_lead_off_windows_are_flagged():

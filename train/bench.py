@@ -41,16 +41,17 @@ def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
     return out
 
 
-def model_filters(bundle: ModelBundle) -> tuple[int, ...]:
-    from .model import DEFAULT_FILTERS
+def model_spec(bundle: ModelBundle):
+    from .model import ModelSpec
 
-    return tuple(bundle.meta.get("training", {}).get("filters") or DEFAULT_FILTERS)
+    return ModelSpec.from_training(bundle.meta.get("training", {}))
 
 
 def float_latency_ms(bundle: ModelBundle, runs: int = 50) -> float:
     from .model import build_cnn
 
-    m = build_cnn(len(bundle.labels), bundle.cfg.shape, filters=model_filters(bundle))
+    spec = model_spec(bundle)
+    m = build_cnn(len(bundle.labels), bundle.cfg.shape, filters=spec.filters, head=spec.head)
     x = np.zeros((1, *bundle.cfg.shape, 1), np.float32)
     m(x, training=False)
     t = []
@@ -99,15 +100,13 @@ def run_bench(model: str, dataset: str = "motion", epochs: int | None = None, qu
              f"{epochs} epochs per fold")
     res = {"model": bundle.path.name, "task": task, "dataset": DATASET_TEXT[dataset], "preprocess": cfg.to_dict(),
            "quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    augment = bool(bundle.meta.get("training", {}).get("augment", False))
-    res["loso"] = loso(ws, epochs, seed, quantize=True, progress=progress, filters=model_filters(bundle),
-                       augment=augment)
+    res["loso"] = loso(ws, epochs, seed, quantize=True, progress=progress, spec=model_spec(bundle))
     res["shipped"] = shipped_numbers(bundle, ws)
     res["shipped"]["float_ms"] = float_latency_ms(bundle)
     if not quick:
         res["cross_dataset"] = cross_dataset(bundle)
     if leaky:
-        res["leaky"] = leaky_random_split(ws, epochs, seed, filters=model_filters(bundle), augment=augment)
+        res["leaky"] = leaky_random_split(ws, epochs, seed, spec=model_spec(bundle))
     res["wall_time_s"] = time.time() - t0
     files = write_report(res, out)
     progress("wrote " + ", ".join(str(f) for f in files))

@@ -41,13 +41,13 @@ def _windows(task: str, cfg, dataset: str, captures: str | None = None, quick: b
 def _cfg(a):
     from edge.preprocess import PreprocessConfig
 
-    return PreprocessConfig(window_s=a.window, hop_s=a.hop)
+    return PreprocessConfig(window_s=a.window, hop_s=a.hop, slow_nperseg=a.slow)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
     import numpy as np
 
-    from .model import fit
+    from .model import ModelSpec, fit
 
     cfg = _cfg(a)
     epochs = 2 if a.quick else a.epochs
@@ -59,16 +59,16 @@ def cmd_train(a: argparse.Namespace) -> int:
     val = None
     if hold and (~train).any():
         val = (ws.x[~train], ws.y[~train])
-    filters = tuple(int(f) for f in a.filters.split(","))
+    spec = ModelSpec(a.filters, a.head, not a.no_augment)
     model, hist = fit(ws.x[train], ws.y[train], len(ws.labels), epochs, a.seed, validation=val,
-                      verbose=2 if not a.quick else 0, filters=filters, augment=not a.no_augment)
+                      verbose=2 if not a.quick else 0, spec=spec)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out.with_suffix(".keras"))
     info = {"task": a.task, "labels": list(ws.labels), "preprocess": cfg.to_dict(), "dataset": a.dataset,
             "holdout": sorted(hold), "train_subjects": sorted(set(ws.subjects[train].tolist())), "epochs": epochs,
-            "seed": a.seed, "filters": list(filters), "augment": not a.no_augment, "parameters": int(model.count_params()), "history": {k: [float(v) for v in vs]
-                                                                              for k, vs in hist.items()}}
+            "seed": a.seed, **spec.to_dict(), "parameters": int(model.count_params()),
+            "history": {k: [float(v) for v in vs] for k, vs in hist.items()}}
     out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
     _curves(hist, out.with_name(out.name + "_curves.png"))
     _say(f"wrote {out.with_suffix('.keras')} ({info['parameters']} parameters), {out.name}_curves.png")
@@ -102,6 +102,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
 
     from edge.preprocess import PreprocessConfig
 
+    from .model import ModelSpec
     from .quantize import to_int8, write_model
 
     src = Path(a.keras_model)
@@ -116,8 +117,8 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     tfl = to_int8(model, rep, seed=info["seed"])
     extra = {"training": {"dataset": info["dataset"], "train_subjects": info["train_subjects"],
                           "holdout_subjects": info["holdout"], "epochs": info["epochs"], "seed": info["seed"],
-                          "parameters": info["parameters"], "filters": info.get("filters"),
-                          "augment": bool(info.get("augment", False))}}
+                          "parameters": info["parameters"],
+                          **ModelSpec.from_training(info).to_dict()}}
     meta = write_model(a.output, tfl, info["task"], tuple(info["labels"]), cfg, extra)
     _say(f"wrote {a.output} ({meta['tflite_bytes']} bytes, int8) and {Path(a.output).with_suffix('.json').name}")
     return 0
@@ -139,6 +140,16 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return 0
 
 
+def _filters(text: str) -> tuple[int, ...]:
+    try:
+        f = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        f = ()
+    if not f or min(f) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return f
+
+
 def register(sub) -> None:
     s = sub.add_parser("train", help="train the CNN on real data (subjects in --holdout are left out)")
     s.add_argument("--task", default="activity5", help="activity5 or rest_run")
@@ -147,7 +158,12 @@ def register(sub) -> None:
     s.add_argument("--window", type=positive(float), default=5.0, help="window the model sees, seconds")
     s.add_argument("--hop", type=positive(float), default=1.0, help="seconds between windows")
     s.add_argument("--epochs", type=positive(int), default=25)
-    s.add_argument("--filters", default="8,16,24,32", help="channels of the four conv blocks (comma-separated)")
+    s.add_argument("--slow", type=int, default=1024, metavar="N",
+                   help="STFT length (samples) of the slow motion and beat rows under the QRS band; 0 = none")
+    s.add_argument("--filters", type=_filters, default="8,16,24,32",
+                   help="channels of the four conv blocks (comma-separated)")
+    s.add_argument("--head", choices=["rows", "global"], default="rows",
+                   help="pool over time only (rows) or over time and frequency (global)")
     s.add_argument("--no-augment", action="store_true", help="train without spectrogram masking")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--holdout", nargs="*", help="subject ids kept out of training (e.g. motion-10)")

@@ -23,12 +23,11 @@ def int8_predict(tflite: bytes, x: np.ndarray, backend: str = "auto") -> np.ndar
 
 
 def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
-         progress: Callable[[str], None] | None = None, filters: tuple[int, ...] | None = None,
-         augment: bool = True) -> dict:
-    from .model import DEFAULT_FILTERS, fit, predict_float
+         progress: Callable[[str], None] | None = None, spec=None) -> dict:
+    from .model import ModelSpec, fit, predict_float
     from .quantize import to_int8
 
-    filters = tuple(filters or DEFAULT_FILTERS)
+    spec = spec or ModelSpec()
     subjects = sorted(set(ws.subjects.tolist()))
     n = len(ws.labels)
     yp_f = np.full(len(ws), -1)
@@ -37,7 +36,7 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
     t0 = time.time()
     for k, s in enumerate(subjects):
         test = ws.subjects == s
-        model, hist = fit(ws.x[~test], ws.y[~test], n, epochs, seed, filters=filters, augment=augment)
+        model, hist = fit(ws.x[~test], ws.y[~test], n, epochs, seed, spec=spec)
         yp_f[test] = predict_float(model, ws.x[test]).argmax(1)
         fold = {"subject": s, "n": int(test.sum()),
                 "float_accuracy": float(np.mean(yp_f[test] == ws.y[test])),
@@ -62,8 +61,7 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
         "labels": list(ws.labels),
         "epochs": epochs,
         "seed": seed,
-        "filters": list(filters),
-        "augment": augment,
+        **spec.to_dict(),
         "windows": len(ws),
         "folds": folds,
         "float": metrics.summary(ws.y, yp_f, ws.labels),
@@ -82,14 +80,13 @@ def loso(ws: WindowSet, epochs: int, seed: int = 0, quantize: bool = True,
 
 
 def leaky_random_split(ws: WindowSet, epochs: int, seed: int = 0, test_share: float = 0.2,
-                       filters: tuple[int, ...] | None = None, augment: bool = True) -> dict:
+                       spec=None) -> dict:
     """The notebook's protocol, for comparison only: the same people in train and test."""
-    from .model import DEFAULT_FILTERS, fit, predict_float
+    from .model import ModelSpec, fit, predict_float
 
     rng = np.random.default_rng(seed)
     test = rng.random(len(ws)) < test_share
-    model, _ = fit(ws.x[~test], ws.y[~test], len(ws.labels), epochs, seed, filters=tuple(filters or DEFAULT_FILTERS),
-                   augment=augment)
+    model, _ = fit(ws.x[~test], ws.y[~test], len(ws.labels), epochs, seed, spec=spec or ModelSpec())
     p = predict_float(model, ws.x[test]).argmax(1)
     return {"protocol": "random window split (LEAKY: same subjects in train and test)",
             **metrics.summary(ws.y[test], p, ws.labels)}
