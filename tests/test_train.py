@@ -82,3 +82,31 @@ def test_shipped_model_card_matches_a_rerun(name):
     assert acc == pytest.approx(card["shipped"]["holdout"]["accuracy"], abs=1e-9)
     assert card["shipped"]["sha256"] == b.meta["tflite_sha256"]
     assert (MODELS_DIR / f"{name}.md").read_text().count(f"{acc:.3f}") >= 1
+
+
+def test_ensemble_is_one_model_averaging_members_trained_apart():
+    """--members N ships N CNNs as one .tflite; the average must be exactly the members' mean, the
+    members must differ (own seeds), and the whole survives int8 quantization and the spec round trip."""
+    import keras
+
+    from bridge.recording import load_demo_excerpt
+    from edge.preprocess import PreprocessConfig
+    from train.evaluate import int8_predict
+    from train.model import ModelSpec, fit, predict_float
+    from train.quantize import to_int8
+    from train.windows import windows_from_recordings
+
+    ws = windows_from_recordings([load_demo_excerpt()], ("rest", "walk", "run"),
+                                 PreprocessConfig(hop_s=4.0, slow_nperseg=1024))
+    spec = ModelSpec(members=2)
+    model, hist = fit(ws.x, ws.y, 3, 2, seed=0, spec=spec)
+    members = [m for m in model.layers if isinstance(m, keras.Model)]
+    assert len(members) == 2 and len(hist["loss"]) == 2
+    p = predict_float(model, ws.x)
+    each = [m.predict(ws.x[..., None], verbose=0) for m in members]
+    np.testing.assert_allclose(p, np.mean(each, axis=0), atol=1e-6)
+    assert np.abs(each[0] - each[1]).max() > 1e-3
+    q = int8_predict(to_int8(model, ws.x), ws.x)
+    assert np.mean(q.argmax(1) == p.argmax(1)) > 0.9
+    assert ModelSpec.from_training({"seed": 0, **spec.to_dict()}) == spec
+    assert ModelSpec.from_training({"filters": [8, 16, 24, 32]}).head == "global"    # models shipped before heads

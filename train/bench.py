@@ -48,10 +48,9 @@ def model_spec(bundle: ModelBundle):
 
 
 def float_latency_ms(bundle: ModelBundle, runs: int = 50) -> float:
-    from .model import build_cnn
+    from .model import build_model
 
-    spec = model_spec(bundle)
-    m = build_cnn(len(bundle.labels), bundle.cfg.shape, filters=spec.filters, head=spec.head)
+    m = build_model(len(bundle.labels), bundle.cfg.shape, model_spec(bundle))
     x = np.zeros((1, *bundle.cfg.shape, 1), np.float32)
     m(x, training=False)
     t = []
@@ -160,6 +159,25 @@ def write_card(bundle: ModelBundle, res: dict) -> None:
     bundle.path.with_suffix(".md").write_text(card_markdown(meta))
 
 
+def _slow_text(pp: dict) -> str:
+    if not pp.get("slow_nperseg"):
+        return ""
+    return (f"; under it slow rows from {pp['slow_nperseg']}-sample segments: the signal's 0.24-{pp['slow_fmax_hz']:g} Hz"
+            f" (motion sway) and the QRS envelope's {pp['beat_fmin_hz']:g}-{pp['beat_fmax_hz']:g} Hz (beat rate)")
+
+
+def _model_text(training: dict) -> str:
+    from .model import ModelSpec
+
+    spec = ModelSpec.from_training(training)
+    one = (f"4 conv blocks ({', '.join(map(str, spec.filters))} channels), "
+           + ("average over time per frequency row" if spec.head == "rows" else "global average pooling")
+           + ", dense softmax")
+    many = f"{spec.members} CNNs (seeds {training.get('seed', 0)}..) averaged, each " if spec.members > 1 else ""
+    return (many + one + "; trained " + ("with" if spec.augment else "without") + " spectrogram masking, "
+            + f"{training.get('epochs')} epochs, class-balanced")
+
+
 def card_markdown(meta: dict) -> str:
     c = meta["card"]
     ev = c["evaluation"]
@@ -174,8 +192,9 @@ def card_markdown(meta: dict) -> str:
         f"{tr.get('parameters')} parameters, SHA-256 `{meta['tflite_sha256']}`",
         f"- **Input**: {meta['window_s']:g} s of single-lead ECG at {meta['rate_hz']:g} Hz (other rates are resampled), "
         f"classified every {meta['hop_s']:g} s; log-spectrogram {meta['preprocess']['nperseg']}-sample Hann segments, "
-        f"step {meta['preprocess']['step']}, 2-{meta['preprocess']['fmax_hz']:g} Hz, normalised per window; "
-        f"int8 input scale {meta['input']['scale']:.5g}, zero point {meta['input']['zero_point']}",
+        f"step {meta['preprocess']['step']}, 2-{meta['preprocess']['fmax_hz']:g} Hz{_slow_text(meta['preprocess'])}, "
+        f"normalised per window; int8 input scale {meta['input']['scale']:.5g}, zero point {meta['input']['zero_point']}",
+        f"- **Model**: {_model_text(tr)}",
         f"- **Training data**: {c['training_data']}; subjects {', '.join(tr.get('train_subjects', []))}; "
         f"held out of this file: {', '.join(tr.get('holdout_subjects', [])) or 'none'}",
         f"- **Licence**: {c['licence']}", "",

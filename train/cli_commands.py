@@ -59,7 +59,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     val = None
     if hold and (~train).any():
         val = (ws.x[~train], ws.y[~train])
-    spec = ModelSpec(a.filters, a.head, not a.no_augment)
+    spec = ModelSpec(a.filters, a.head, not a.no_augment, a.members)
     model, hist = fit(ws.x[train], ws.y[train], len(ws.labels), epochs, a.seed, validation=val,
                       verbose=2 if not a.quick else 0, spec=spec)
     out = Path(a.out)
@@ -165,6 +165,8 @@ def register(sub) -> None:
     s.add_argument("--head", choices=["rows", "global"], default="rows",
                    help="pool over time only (rows) or over time and frequency (global)")
     s.add_argument("--no-augment", action="store_true", help="train without spectrogram masking")
+    s.add_argument("--members", type=positive(int), default=1,
+                   help="train this many CNNs (successive seeds) and ship their average as one model")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--holdout", nargs="*", help="subject ids kept out of training (e.g. motion-10)")
     s.add_argument("--out", "-o", required=True, help="output path stem (writes STEM.keras, STEM.train.json, curves)")

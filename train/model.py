@@ -28,8 +28,11 @@ class ModelSpec:
     filters: tuple[int, ...] = DEFAULT_FILTERS
     head: str = "rows"            # "rows": pool over time only; "global": pool over time and frequency
     augment: bool = True          # spectrogram masking while training
+    members: int = 1              # CNNs trained with successive seeds, probabilities averaged in one model
 
     def __post_init__(self):
+        if self.members < 1:
+            raise ValueError("members must be at least 1")
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r} (choose from {', '.join(HEADS)})")
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
@@ -43,7 +46,7 @@ class ModelSpec:
     def from_training(cls, training: dict) -> "ModelSpec":
         """From a model's ``training`` metadata; models written before the head existed pooled globally."""
         return cls(tuple(training.get("filters") or DEFAULT_FILTERS), training.get("head", "global"),
-                   bool(training.get("augment", False)))
+                   bool(training.get("augment", False)), int(training.get("members", 1)))
 
 
 def build_cnn(n_classes: int, shape: tuple[int, int], filters: tuple[int, ...] = DEFAULT_FILTERS,
@@ -108,10 +111,33 @@ def _masked_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
     return ds.batch(batch_size)
 
 
+def build_model(n_classes: int, shape: tuple[int, int], spec: ModelSpec = ModelSpec()):
+    """The untrained model ``fit`` would return for ``spec`` (for parameter counts and latency)."""
+    members = [build_cnn(n_classes, shape, filters=spec.filters, head=spec.head) for _ in range(spec.members)]
+    return members[0] if spec.members == 1 else ensemble(members)
+
+
+def ensemble(members: list):
+    """One model that averages its members' probabilities: one .tflite, one invoke on the edge."""
+    k = keras()
+    inp = k.Input(shape=members[0].input_shape[1:], name="spectrogram")
+    out = k.layers.Average(name="probabilities")([m(inp) for m in members])
+    return k.Model(inp, out)
+
+
 def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0, batch_size: int = 64,
         validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 0,
         spec: ModelSpec = ModelSpec()):
-    """Deterministic training (fixed seeds, class-balanced weights): the same run gives the same model."""
+    """Deterministic training (fixed seeds, class-balanced weights): the same run gives the same model.
+
+    With several members each is trained on its own (seeds seed, seed+1, ...), so they err differently
+    and their average is steadier on people none of them saw; the history is the members' mean."""
+    if spec.members > 1:
+        single = ModelSpec(spec.filters, spec.head, spec.augment)
+        runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single)
+                for i in range(spec.members)]
+        hist = {key: np.mean([h[key] for _, h in runs], axis=0).tolist() for key in runs[0][1]}
+        return ensemble([m for m, _ in runs]), hist
     k = keras()
     k.utils.set_random_seed(seed)
     model = build_cnn(n_classes, x.shape[1:3], filters=spec.filters, head=spec.head)
