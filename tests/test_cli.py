@@ -97,11 +97,20 @@ def test_info_on_damaged_files(tmp_path):
     assert p.returncode == 1 and "not an ecg-activity capture" in p.stderr
 
 
+def _wait_for_bytes(path, n, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and path.stat().st_size >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path} did not reach {n} bytes in {timeout} s")
+
+
 def test_record_stops_cleanly_on_sigterm_and_never_overwrites(tmp_path):
     cap = tmp_path / "live.ecgcap"
     proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "record", "--source", "sim:attys",
                              "-o", str(cap), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    _wait_for_bytes(cap, 32768)          # started and recording (start-up time varies with machine load)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
@@ -116,7 +125,7 @@ def test_record_killed_mid_write_leaves_a_readable_capture(tmp_path):
     cap = tmp_path / "k.ecgcap"
     proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "record", "--source", "sim:frame", "--speed", "5",
                              "-o", str(cap), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(4)
+    _wait_for_bytes(cap, 16384)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     p = cli("info", str(cap), "--json")

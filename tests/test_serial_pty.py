@@ -26,7 +26,7 @@ def _check_exact(cap, dev_counts):
 def test_simulate_then_record_over_a_pty(tmp_path, protocol, demo_recording):
     """Two real processes: `simulate` prints its pty, `record` opens it with pyserial."""
     log = tmp_path / "faults.json"
-    sim = subprocess.Popen([sys.executable, "-m", "bridge.cli", "simulate", "--protocol", protocol, "--speed", "12",
+    sim = subprocess.Popen([sys.executable, "-m", "bridge.cli", "simulate", "--protocol", protocol, "--speed", "20",
                             "--drop", "0.01", "--corrupt", "0.01", "--noise-every", "2", "--seed", "7",
                             "--fault-log", str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -77,8 +77,15 @@ def test_watchdog_reconnects_and_redoes_the_attys_handshake(demo_recording):
     # samples never lie: everything decoded sits at its true place in the recording
     got = sum(b.n for b in blocks)
     assert got > 0.9 * dev.size
+    # Index 0 is the first line the host saw; on a loaded machine the first lines after the handshake
+    # can be missed, and an Attys counter has no absolute origin.  Every later block must sit at the
+    # same offset from the device's own sample numbers.
+    first = blocks[0].samples[:8, 0]
+    offsets = [o for o in range(256) if np.array_equal(dev[o:o + first.size], first)]
+    assert offsets, "the first decoded samples are not in the recording"
+    off = offsets[0]
     for b in blocks[:5]:
-        np.testing.assert_array_equal(b.samples[:, 0], dev[b.first_index:b.first_index + b.n])
+        np.testing.assert_array_equal(b.samples[:, 0], dev[off + b.first_index:off + b.first_index + b.n])
 
 
 def test_frame_device_reconnect_is_exact_when_the_counter_continues(demo_recording):

@@ -1,6 +1,6 @@
 """Rebuilds bridge/data/demo_excerpt.npz from ../shared/datasets (run once; the result is committed).
 
-    python -m train.make_demo_excerpt [--subject 01 --electrode 01 --seconds 40]
+    python -m train.make_demo_excerpt [--subject 10 --electrode 01 --seconds 60 --skip 1]
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ ACTS = (("klud", "rest"), ("chodza", "walk"), ("beh", "run"))
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--subject", default="01")
+    ap.add_argument("--subject", default="10")
     ap.add_argument("--electrode", default="01")
-    ap.add_argument("--seconds", type=float, default=40.0)
-    ap.add_argument("--skip", type=float, default=10.0, help="seconds skipped at the start of each recording")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--skip", type=float, default=1.0, help="seconds skipped at the start of each recording")
     a = ap.parse_args(argv)
     parts, bounds, labels = [], [], []
     pos = 0
