@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from functools import lru_cache
 
-from scipy.signal import butter, resample_poly, sosfiltfilt
+from scipy.signal import butter, firwin, resample_poly, sosfiltfilt
 
 from bridge.recording import resample
 
@@ -102,26 +102,27 @@ def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) ->
     if x.size < n:
         raise ValueError(f"window has {x.size} samples at {cfg.rate_hz:g} Hz, needs {n}")
     x = x[-n:] - x[-n:].mean()
-    blocks = [_log_power(x, cfg.nperseg, cfg.step, cfg.n_frames)[1:cfg.n_freqs + 1]]   # drop DC: 2..fmax Hz
+    blocks = [np.log10(_power(x, cfg.nperseg, cfg.step, cfg.n_frames)[1:cfg.n_freqs + 1] + 1e-12)]  # 2..fmax Hz
     if cfg.slow_nperseg:
         motion, beat = cfg.slow_rows
         envelope = np.abs(sosfiltfilt(_qrs_band(cfg.rate_hz), x))
         q = SLOW_DECIMATE
         # The slow rows only need < 16 Hz: decimate first, then the long segment is 128 points.
-        slow = resample_poly(np.stack([x, envelope - envelope.mean()]), 1, q, axis=1)
+        slow = resample_poly(np.stack([x, envelope - envelope.mean()]), 1, q, axis=1, window=_decimator(q))
         margin = (cfg.slow_nperseg - cfg.nperseg) // 2 // q     # centre frames where the short STFT's are
         slow = np.pad(slow, ((0, 0), (margin, margin)), mode="reflect")
-        blocks.append(_log_power(slow[0], cfg.slow_nperseg // q, cfg.step // q, cfg.n_frames)[motion])
-        blocks.append(_log_power(slow[1], cfg.slow_nperseg // q, cfg.step // q, cfg.n_frames)[beat])
+        p = _power(slow, cfg.slow_nperseg // q, cfg.step // q, cfg.n_frames)
+        blocks += [np.log10(p[0][motion] + 1e-12), np.log10(p[1][beat] + 1e-12)]
     return np.concatenate([_standardise(b) for b in blocks]).astype(np.float32)
 
 
-def _log_power(x: np.ndarray, nperseg: int, step: int, n_frames: int) -> np.ndarray:
-    """Log power of a Hann-window STFT, first ``n_frames`` frames, (bins, frames)."""
-    frames = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::step][:n_frames]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    z = np.fft.rfft(frames * _hann(nperseg), axis=1).T
-    return np.log10(np.abs(z) ** 2 + 1e-12)
+def _power(x: np.ndarray, nperseg: int, step: int, n_frames: int) -> np.ndarray:
+    """Power of a Hann-window STFT (each frame's mean removed), first ``n_frames`` frames:
+    (..., bins, frames) for x of shape (..., samples)."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., ::step, :][..., :n_frames, :]
+    frames = frames - frames.mean(axis=-1, keepdims=True)
+    z = np.fft.rfft(frames * _hann(nperseg), axis=-1)
+    return np.swapaxes(z.real ** 2 + z.imag ** 2, -1, -2)
 
 
 @lru_cache(maxsize=8)
@@ -133,6 +134,12 @@ def _standardise(p: np.ndarray) -> np.ndarray:
     p = p - p.mean()
     sd = p.std()
     return p / (sd if sd > 1e-9 else 1.0)
+
+
+@lru_cache(maxsize=4)
+def _decimator(q: int) -> np.ndarray:
+    """resample_poly's own default anti-aliasing FIR for 1/q, designed once instead of every window."""
+    return firwin(2 * 10 * q + 1, 1.0 / q, window=("kaiser", 5.0))
 
 
 @lru_cache(maxsize=4)

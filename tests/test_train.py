@@ -61,8 +61,12 @@ def test_labelled_captures_are_a_dataset(tmp_path):
     ws = capture_windows(tmp_path, ("rest", "run"), PreprocessConfig())
     assert set(ws.subjects) == {"capture-alice", "capture-bob"}
     assert set(ws.y.tolist()) == {0, 1} and len(ws) > 50
-    # no window spans a gap: fewer windows than a gap-free recording would give (116 each)
-    assert len(ws) < 2 * 116
+    # no window spans a gap: fewer windows than two gap-free recordings of the demo excerpt would give
+    from bridge.recording import load_demo_excerpt
+
+    cfg = PreprocessConfig()
+    gap_free = (load_demo_excerpt().counts.size - cfg.window_samples) // cfg.hop_samples + 1
+    assert len(ws) < 2 * gap_free
 
 
 @needs_datasets
