@@ -8,10 +8,10 @@ as the quality measure (motion artefacts make spurious, irregular peaks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import find_peaks
+
+from .filters import qrs_filtfilt
 
 
 @dataclass
@@ -21,16 +21,11 @@ class HeartRate:
     peaks: np.ndarray             # sample indices of R-peaks in the window
 
 
-@lru_cache(maxsize=8)
-def _bandpass(rate_hz: float):
-    return butter(3, [8.0, min(20.0, 0.45 * rate_hz)], btype="bandpass", fs=rate_hz, output="sos")
-
-
 def heart_rate(x: np.ndarray, rate_hz: float, max_bpm: float = 220.0) -> HeartRate:
     x = np.asarray(x, dtype=np.float64)
     if x.size < 2 * rate_hz or not np.isfinite(x).all() or np.ptp(x) == 0:
         return HeartRate(None, 0.0, np.empty(0, dtype=int))
-    y = sosfiltfilt(_bandpass(float(rate_hz)), x - x.mean())
+    y = qrs_filtfilt(x - x.mean(), rate_hz)
     env = np.abs(y)
     ref = np.percentile(env, 99)
     peaks, _ = find_peaks(env, height=0.4 * ref, distance=max(1, int(rate_hz * 60.0 / max_bpm)))

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from functools import lru_cache
 
-from scipy.signal import butter, firwin, resample_poly, sosfiltfilt
+from scipy.signal import firwin, resample_poly
+
+from .filters import qrs_filtfilt
 
 from bridge.recording import resample
 
@@ -105,7 +107,7 @@ def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) ->
     blocks = [np.log10(_power(x, cfg.nperseg, cfg.step, cfg.n_frames)[1:cfg.n_freqs + 1] + 1e-12)]  # 2..fmax Hz
     if cfg.slow_nperseg:
         motion, beat = cfg.slow_rows
-        envelope = np.abs(sosfiltfilt(_qrs_band(cfg.rate_hz), x))
+        envelope = np.abs(qrs_filtfilt(x, cfg.rate_hz))
         q = SLOW_DECIMATE
         # The slow rows only need < 16 Hz: decimate first, then the long segment is 128 points.
         slow = resample_poly(np.stack([x, envelope - envelope.mean()]), 1, q, axis=1, window=_decimator(q))
@@ -140,11 +142,6 @@ def _standardise(p: np.ndarray) -> np.ndarray:
 def _decimator(q: int) -> np.ndarray:
     """resample_poly's own default anti-aliasing FIR for 1/q, designed once instead of every window."""
     return firwin(2 * 10 * q + 1, 1.0 / q, window=("kaiser", 5.0))
-
-
-@lru_cache(maxsize=4)
-def _qrs_band(rate_hz: float):
-    return butter(3, [8.0, min(20.0, 0.45 * rate_hz)], btype="bandpass", fs=rate_hz, output="sos")
 
 
 def offline_windows(x: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -250,3 +250,13 @@ def test_run_killed_mid_stream_leaves_capture_and_log_complete(tmp_path):
     assert d.error is None or d.error.truncated
     # the capture holds at least every sample the logged windows were computed from
     assert d.total_samples >= json.loads(lines[-1])["end_s"] * 250
+
+
+@pytest.mark.parametrize("rate", [130.0, 250.0, 256.0])
+def test_cached_qrs_filter_is_scipys_sosfiltfilt(rate, demo_recording):
+    from scipy.signal import sosfiltfilt
+
+    from edge.filters import qrs_band, qrs_filtfilt
+
+    x = demo_recording.millivolts()[:int(20 * rate)]
+    np.testing.assert_allclose(qrs_filtfilt(x, rate), sosfiltfilt(qrs_band(rate)[0], x), rtol=0, atol=1e-12)
