@@ -92,7 +92,8 @@ class PreprocessConfig:
 
 
 def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) -> np.ndarray:
-    """(n_freqs, n_frames) float32, zero mean and unit variance per window.
+    """``cfg.shape`` = (rows, frames) float32: the QRS-band rows, then any slow rows, each block with
+    zero mean and unit variance per window.
 
     Units do not matter (counts or mV): the per-window normalisation removes
     scale, so electrode type and amplifier gain cannot decide the class.
