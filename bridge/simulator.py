@@ -15,6 +15,7 @@ import threading
 import time
 import tty
 from dataclasses import asdict, dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -74,9 +75,21 @@ class DeviceFrame:
 
 def device_frames(dev: Recording, protocol: str, start_frame: int = 0, t0_ns: int = 10**18) -> list[DeviceFrame]:
     """Every frame the device sends for ``dev`` (already at device scale)."""
+    return list(iter_device_frames(dev, protocol, start_frame, t0_ns))
+
+
+def frame_count(dev: Recording, protocol: str) -> int:
+    per = FRAME_SAMPLES[protocol]
+    return (dev.counts.size + per - 1) // per
+
+
+def iter_device_frames(dev: Recording, protocol: str, start_frame: int = 0,
+                       t0_ns: int = 10**18) -> Iterator[DeviceFrame]:
+    """The frames one at a time, made as they are sent: a long Attys recording is tens of thousands
+    of lines, and building them all before the first (seconds on a busy machine) would trip the
+    host's watchdog before the device ever spoke."""
     per = FRAME_SAMPLES[protocol]
     x = dev.counts
-    out = []
     for k, i in enumerate(range(0, x.size, per)):
         chunk = x[i:i + per]
         if protocol == "frame":
@@ -86,8 +99,7 @@ def device_frames(dev: Recording, protocol: str, start_frame: int = 0, t0_ns: in
         else:
             last = i + chunk.size - 1
             data = polar.encode_notification(chunk, t0_ns + int(round(last * 1e9 / dev.rate_hz)))
-        out.append(DeviceFrame(data, i, int(chunk.size)))
-    return out
+        yield DeviceFrame(data, i, int(chunk.size))
 
 
 class FaultInjector:
@@ -224,7 +236,8 @@ class PtyWearable:
                     break
             else:
                 time.sleep(0.02)
-        frames = device_frames(self.dev, self.protocol)
+        n_frames = frame_count(self.dev, self.protocol)
+        frames = iter_device_frames(self.dev, self.protocol)
         rate = self.dev.rate_hz
         t_start = time.monotonic()
         k = 0
@@ -233,14 +246,14 @@ class PtyWearable:
         paused = False
         was_connected = True
         while not self.stop.is_set():
-            if k == len(frames):
+            if k == n_frames:
                 if not self.loop:
                     time.sleep(0.3)
                     return
                 lap += 1
                 k = 0
-                frames = device_frames(self.dev, self.protocol, start_frame=lap * len(frames))
-            f = frames[k]
+                frames = iter_device_frames(self.dev, self.protocol, start_frame=lap * n_frames)
+            f = next(frames)
             t_dev = (lap * self.dev.counts.size + f.first_index + f.n) / rate
             if plan.pause_at_s >= 0 and not paused and t_dev >= plan.pause_at_s:
                 paused = True

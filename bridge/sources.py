@@ -52,7 +52,7 @@ def load_recording(path: str | None) -> Recording:
     p = Path(path)
     if not p.exists():
         raise TransportError(f"recording {path!r} does not exist")
-    from train import datasets
+    from ..train import datasets
 
     try:
         if p.suffix.lower() == ".edf":

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.blocks import Packet
-from bridge.capture import CaptureHeader, CaptureWriter
-from bridge.protocol_frame import encode_stream
-from bridge.recording import load_demo_excerpt
+from ..bridge.blocks import Packet
+from ..bridge.capture import CaptureHeader, CaptureWriter
+from ..bridge.protocol_frame import encode_stream
+from ..bridge.recording import load_demo_excerpt
 
 from .model_bundle import DEFAULT_MODEL, ModelBundle
 from .preprocess import spectrogram
@@ -65,7 +65,7 @@ def make_capture(path: Path, hours: float) -> int:
 
 def replay_seconds(path: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "bridge.cli", "replay", str(path), "-q"], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "ecg_activity", "replay", str(path), "-q"], capture_output=True, text=True,
                        check=True)
     wall = time.perf_counter() - t0
     return wall, json.loads(p.stdout.strip().splitlines()[-1])
@@ -74,13 +74,13 @@ def replay_seconds(path: Path) -> tuple[float, dict]:
 def run_process_numbers(path: Path, realtime_s: float = 20.0) -> dict:
     """Start-up to first window (replaying at max speed) and, at real time, CPU share and peak RSS."""
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "bridge.cli", "run", "--source", str(path), "--speed", "0",
+    p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", str(path), "--speed", "0",
                           "--no-display", "--jsonl", "-"], stdout=subprocess.PIPE, text=True)
     p.stdout.readline()
     first = time.perf_counter() - t0
     p.kill()
     p.wait()
-    p = subprocess.Popen([sys.executable, "-m", "bridge.cli", "run", "--source", "sim:frame", "--no-display",
+    p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", "sim:frame", "--no-display",
                           "--duration", str(realtime_s), "--jsonl", os.devnull], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     hz = os.sysconf("SC_CLK_TCK")

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bridge.blocks import DecodeStats
+from ..bridge.blocks import DecodeStats
 
 from .pipeline import WindowResult
 

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models import DEFAULT_MODEL, MODELS_DIR  # noqa: F401  (re-exported)
 from .backends import BackendError, interpreter_class
 from .preprocess import PreprocessConfig
 
 FORMAT = "ecg-activity-model/1"
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "activity5.tflite"
 
 
 class ModelError(Exception):

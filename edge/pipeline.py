@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bridge.blocks import SampleBlock
+from ..bridge.blocks import SampleBlock
 
 from .heart_rate import heart_rate
 from .model_bundle import ModelBundle

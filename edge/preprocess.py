@@ -18,10 +18,9 @@ from scipy.signal import firwin, resample_poly
 
 from .filters import qrs_filtfilt
 
-from bridge.recording import resample
+from ..bridge.recording import resample
 
 
-SLOW_DECIMATE = 8          # 250 Hz -> 31.25 Hz for the slow rows
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,16 @@ class PreprocessConfig:
     slow_fmax_hz: float = 6.0    # motion rows: 0.24 .. slow_fmax_hz of the raw signal
     beat_fmin_hz: float = 0.7    # beat rows: beat_fmin_hz .. beat_fmax_hz of the QRS envelope
     beat_fmax_hz: float = 3.7
+    beat_rows: bool = True       # False: motion rows only (heart rate left to the QRS band's own rhythm)
+    slow_decimate: int = 8       # the slow rows need < 16 Hz: decimate by this first (250 Hz -> 31.25 Hz)
+    # Where a slow segment would reach past the window: "reflect" pads the window by reflection;
+    # "clamp" slides the segment inside the window (each frame then depends only on samples at fixed
+    # stream positions, so frames can be computed once and shared by every window that holds them).
+    slow_edge: str = "reflect"
+    # "block": each block (QRS band, motion, beat) standardised on its own; "common": one mean and
+    # standard deviation for the whole image, which keeps how strong motion is next to the QRS band
+    # (gain-independent all the same: a gain shifts every log-power row alike).
+    norm: str = "block"
 
     @property
     def window_samples(self) -> int:
@@ -53,7 +62,9 @@ class PreprocessConfig:
         return int(np.sum(np.fft.rfftfreq(self.nperseg, 1.0 / self.rate_hz) <= self.fmax_hz)) - 1
 
     def __post_init__(self):
-        q = SLOW_DECIMATE
+        q = self.slow_decimate
+        if self.slow_edge not in ("reflect", "clamp") or self.norm not in ("block", "common"):
+            raise ValueError(f"unknown slow_edge {self.slow_edge!r} or norm {self.norm!r}")
         if self.slow_nperseg and (self.slow_nperseg <= self.nperseg or self.slow_nperseg % (2 * q)
                                   or self.step % q or self.slow_fmax_hz >= self.rate_hz / q / 2):
             raise ValueError(f"slow_nperseg {self.slow_nperseg}: must exceed nperseg {self.nperseg}, be a multiple "
@@ -68,7 +79,8 @@ class PreprocessConfig:
         """FFT bin indices of the motion rows and the beat rows (empty when off)."""
         if not self.slow_nperseg:
             return np.empty(0, int), np.empty(0, int)
-        return self._slow_bins(0.0, self.slow_fmax_hz), self._slow_bins(self.beat_fmin_hz, self.beat_fmax_hz)
+        beat = self._slow_bins(self.beat_fmin_hz, self.beat_fmax_hz) if self.beat_rows else np.empty(0, int)
+        return self._slow_bins(0.0, self.slow_fmax_hz), beat
 
     @property
     def n_rows(self) -> int:
@@ -107,22 +119,49 @@ def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) ->
     x = x[-n:] - x[-n:].mean()
     blocks = [np.log10(_power(x, cfg.nperseg, cfg.step, cfg.n_frames)[1:cfg.n_freqs + 1] + 1e-12)]  # 2..fmax Hz
     if cfg.slow_nperseg:
-        motion, beat = cfg.slow_rows
-        envelope = np.abs(qrs_filtfilt(x, cfg.rate_hz))
-        q = SLOW_DECIMATE
-        # The slow rows only need < 16 Hz: decimate first, then the long segment is 128 points.
-        slow = resample_poly(np.stack([x, envelope - envelope.mean()]), 1, q, axis=1, window=_decimator(q))
-        margin = (cfg.slow_nperseg - cfg.nperseg) // 2 // q     # centre frames where the short STFT's are
-        slow = np.pad(slow, ((0, 0), (margin, margin)), mode="reflect")
-        p = _power(slow, cfg.slow_nperseg // q, cfg.step // q, cfg.n_frames)
-        blocks += [np.log10(p[0][motion] + 1e-12), np.log10(p[1][beat] + 1e-12)]
+        blocks += _slow_blocks(x, cfg)
+    if cfg.norm == "common":
+        return _standardise(np.concatenate(blocks)).astype(np.float32)
     return np.concatenate([_standardise(b) for b in blocks]).astype(np.float32)
+
+
+def _slow_blocks(x: np.ndarray, cfg: PreprocessConfig) -> list[np.ndarray]:
+    """Motion rows (and beat rows) from long segments centred on the short frames."""
+    motion, beat = cfg.slow_rows
+    q = cfg.slow_decimate
+    sig = [x]
+    if beat.size:
+        envelope = np.abs(qrs_filtfilt(x, cfg.rate_hz))
+        sig.append(envelope - envelope.mean())
+    # The slow rows only need a few Hz: decimate first, then the long segment is short (q = 1: each
+    # segment's FFT sees only its own raw samples, which is what lets a stream compute it once).
+    slow = np.stack(sig) if q == 1 else resample_poly(np.stack(sig), 1, q, axis=1, window=_decimator(q))
+    seg, step = cfg.slow_nperseg // q, cfg.step // q
+    margin = (cfg.slow_nperseg - cfg.nperseg) // 2 // q     # centre frames where the short STFT's are
+    if cfg.slow_edge == "reflect":
+        slow = np.pad(slow, ((0, 0), (margin, margin)), mode="reflect")
+        p = _power(slow, seg, step, cfg.n_frames)
+    else:
+        starts = np.clip(np.arange(cfg.n_frames) * step - margin, 0, slow.shape[1] - seg)
+        p = _power_at(slow, seg, starts)
+    out = [np.log10(p[0][motion] + 1e-12)]
+    if beat.size:
+        out.append(np.log10(p[1][beat] + 1e-12))
+    return out
 
 
 def _power(x: np.ndarray, nperseg: int, step: int, n_frames: int) -> np.ndarray:
     """Power of a Hann-window STFT (each frame's mean removed), first ``n_frames`` frames:
     (..., bins, frames) for x of shape (..., samples)."""
     frames = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., ::step, :][..., :n_frames, :]
+    frames = frames - frames.mean(axis=-1, keepdims=True)
+    z = np.fft.rfft(frames * _hann(nperseg), axis=-1)
+    return np.swapaxes(z.real ** 2 + z.imag ** 2, -1, -2)
+
+
+def _power_at(x: np.ndarray, nperseg: int, starts: np.ndarray) -> np.ndarray:
+    """Like ``_power`` for segments starting at ``starts``."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., starts, :]
     frames = frames - frames.mean(axis=-1, keepdims=True)
     z = np.fft.rfft(frames * _hann(nperseg), axis=-1)
     return np.swapaxes(z.real ** 2 + z.imag ** 2, -1, -2)

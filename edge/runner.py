@@ -11,10 +11,10 @@ from typing import IO
 
 import numpy as np
 
-from bridge.blocks import SampleBlock
-from bridge.capture import CaptureWriter
-from bridge.sources import OpenSource
-from bridge.stream import stream_blocks
+from ..bridge.blocks import SampleBlock
+from ..bridge.capture import CaptureWriter
+from ..bridge.sources import OpenSource
+from ..bridge.stream import stream_blocks
 
 from .display import DisplayState, render
 from .model_bundle import ModelBundle

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bridge.blocks import FLAG_LEAD_OFF, FLAG_SATURATED, SampleBlock
-from bridge.int24 import INT24_MAX, INT24_MIN
+from ..bridge.blocks import FLAG_LEAD_OFF, FLAG_SATURATED, SampleBlock
+from ..bridge.int24 import INT24_MAX, INT24_MIN
 
 SATURATION_MARGIN = 16          # counts from the 24-bit rails that count as clipped
 

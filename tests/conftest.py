@@ -17,7 +17,7 @@ needs_datasets = pytest.mark.skipif(
 
 def cli(*args: str, timeout: float = 120, check: bool = False, **kw) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess."""
-    p = subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "ecg_activity", *args], capture_output=True, text=True,
                        timeout=timeout, cwd=kw.pop("cwd", None), **kw)
     if check and p.returncode != 0:
         raise AssertionError(f"ecg-activity {' '.join(args)} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
@@ -26,6 +26,6 @@ def cli(*args: str, timeout: float = 120, check: bool = False, **kw) -> subproce
 
 @pytest.fixture(scope="session")
 def demo_recording():
-    from bridge.recording import load_demo_excerpt
+    from ecg_activity.bridge.recording import load_demo_excerpt
 
     return load_demo_excerpt()

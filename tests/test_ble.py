@@ -5,14 +5,14 @@ import asyncio
 import numpy as np
 import pytest
 
-from bridge import protocol_frame as frame
-from bridge import protocol_polar as polar
-from bridge.protocols import make_decoder
-from bridge.simulator import FaultPlan, device_samples
-from bridge.simulator_ble import VirtualPolarH10
-from bridge.stream import stream_blocks
-from bridge.transport_ble import NUS_TX, BleTransport
-from bridge.transport_serial import TransportError
+from ecg_activity.bridge import protocol_frame as frame
+from ecg_activity.bridge import protocol_polar as polar
+from ecg_activity.bridge.protocols import make_decoder
+from ecg_activity.bridge.simulator import FaultPlan, device_samples
+from ecg_activity.bridge.simulator_ble import VirtualPolarH10
+from ecg_activity.bridge.stream import stream_blocks
+from ecg_activity.bridge.transport_ble import NUS_TX, BleTransport
+from ecg_activity.bridge.transport_serial import TransportError
 
 
 def _run(dev, transport, decoder, limit_s=30):

@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from bridge.blocks import LinkEvent, Packet
-from bridge.capture import CaptureError, CaptureHeader, CaptureReader, CaptureWriter
-from bridge.capture_decode import decode_capture
-from bridge.protocol_frame import encode_stream
+from ecg_activity.bridge.blocks import LinkEvent, Packet
+from ecg_activity.bridge.capture import CaptureError, CaptureHeader, CaptureReader, CaptureWriter
+from ecg_activity.bridge.capture_decode import decode_capture
+from ecg_activity.bridge.protocol_frame import encode_stream
 
 
 def _write(path, packets):
@@ -92,9 +92,9 @@ def test_not_a_capture(tmp_path):
 
 WRITER = r"""
 import sys, time, numpy as np
-from bridge.blocks import Packet
-from bridge.capture import CaptureHeader, CaptureWriter
-from bridge.protocol_frame import encode_stream
+from ecg_activity.bridge.blocks import Packet
+from ecg_activity.bridge.capture import CaptureHeader, CaptureWriter
+from ecg_activity.bridge.protocol_frame import encode_stream
 w = CaptureWriter(sys.argv[1], CaptureHeader(protocol="frame", rate_hz=250, channels=1, mv_per_count=0.0))
 frames = encode_stream(np.arange(10**6) % 5000, 25)
 print("started", flush=True)

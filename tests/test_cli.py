@@ -9,8 +9,8 @@ import numpy as np
 import pyedflib
 import pytest
 
-from bridge.capture_decode import decode_capture
-from bridge.simulator import device_samples
+from ecg_activity.bridge.capture_decode import decode_capture
+from ecg_activity.bridge.simulator import device_samples
 
 from conftest import cli
 
@@ -108,7 +108,7 @@ def _wait_for_bytes(path, n, timeout=30.0):
 
 def test_record_stops_cleanly_on_sigterm_and_never_overwrites(tmp_path):
     cap = tmp_path / "live.ecgcap"
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "record", "--source", "sim:attys",
+    proc = subprocess.Popen([sys.executable, "-m", "ecg_activity", "record", "--source", "sim:attys",
                              "-o", str(cap), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_bytes(cap, 32768)          # started and recording (start-up time varies with machine load)
     proc.send_signal(signal.SIGTERM)
@@ -123,7 +123,7 @@ def test_record_stops_cleanly_on_sigterm_and_never_overwrites(tmp_path):
 
 def test_record_killed_mid_write_leaves_a_readable_capture(tmp_path):
     cap = tmp_path / "k.ecgcap"
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "record", "--source", "sim:frame", "--speed", "5",
+    proc = subprocess.Popen([sys.executable, "-m", "ecg_activity", "record", "--source", "sim:frame", "--speed", "5",
                              "-o", str(cap), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for_bytes(cap, 16384)
     os.kill(proc.pid, signal.SIGKILL)

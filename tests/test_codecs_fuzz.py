@@ -5,10 +5,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge import protocol_attys as attys
-from bridge import protocol_polar as polar
-from bridge.protocol_frame import MAX_VALUES, FrameDecoder, encode_stream
-from bridge.protocols import make_decoder
+from ecg_activity.bridge import protocol_attys as attys
+from ecg_activity.bridge import protocol_polar as polar
+from ecg_activity.bridge.protocol_frame import MAX_VALUES, FrameDecoder, encode_stream
+from ecg_activity.bridge.protocols import make_decoder
 
 int24 = st.integers(-(1 << 23), (1 << 23) - 1)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

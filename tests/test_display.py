@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from edge.display import DisplayState, render, trace_rows
-from edge.pipeline import WindowResult
+from ecg_activity.edge.display import DisplayState, render, trace_rows
+from ecg_activity.edge.pipeline import WindowResult
 
 
 def _state():
@@ -57,7 +57,7 @@ def test_trace_keeps_qrs_spikes():
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_live_demo_in_a_real_terminal():
     name = f"ecg-{uuid.uuid4().hex[:8]}"
-    cmd = f"{sys.executable} -m bridge.cli demo --speed 4 --duration 20"
+    cmd = f"{sys.executable} -m ecg_activity demo --speed 4 --duration 20"
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd], check=True)
     try:
         screen = ""

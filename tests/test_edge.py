@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from bridge.blocks import FLAG_LEAD_OFF, SampleBlock
-from bridge.protocols import make_decoder
-from bridge.protocol_frame import encode_stream
-from edge import preprocess
-from edge.model_bundle import DEFAULT_MODEL, ModelBundle, ModelError
-from edge.pipeline import ActivityPipeline
-from edge.windower import Windower
+from ecg_activity.bridge.blocks import FLAG_LEAD_OFF, SampleBlock
+from ecg_activity.bridge.protocols import make_decoder
+from ecg_activity.bridge.protocol_frame import encode_stream
+from ecg_activity.edge import preprocess
+from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle, ModelError
+from ecg_activity.edge.pipeline import ActivityPipeline
+from ecg_activity.edge.windower import Windower
 
 from conftest import DATASETS, cli, needs_datasets
 
@@ -24,7 +24,7 @@ def bundle():
 
 
 def test_train_and_edge_share_one_preprocessing():
-    import train.windows as tw
+    import ecg_activity.train.windows as tw
 
     assert tw.offline_windows is preprocess.offline_windows
     assert tw.PreprocessConfig is preprocess.PreprocessConfig
@@ -48,7 +48,7 @@ def test_streaming_windows_equal_offline_windows(demo_recording, cfg):
 
 
 def test_130hz_stream_is_resampled_not_relabelled(demo_recording):
-    from bridge.recording import to_rate
+    from ecg_activity.bridge.recording import to_rate
 
     cfg = preprocess.PreprocessConfig()
     polar = to_rate(demo_recording, 130.0, 0.001)
@@ -115,8 +115,8 @@ def _n_windows(bundle, n_samples):
 def test_edge_path_never_imports_tensorflow():
     code = (
         "import sys, numpy as np\n"
-        "from edge.model_bundle import ModelBundle\n"
-        "from edge.cli_commands import register\n"
+        "from ecg_activity.edge.model_bundle import ModelBundle\n"
+        "from ecg_activity.cli_edge import register\n"
         "b = ModelBundle.load()\n"
         "b.predict(np.zeros(b.cfg.shape, np.float32))\n"
         "assert b.backend == 'litert', b.backend\n"
@@ -208,8 +208,8 @@ def test_heart_rate_matches_beat_annotations():
     """wrist-ppg-exercise ships cardiologist-style beat annotations: HR must agree."""
     import gzip
 
-    from edge.heart_rate import heart_rate
-    from train.datasets import load_wrist_edf
+    from ecg_activity.edge.heart_rate import heart_rate
+    from ecg_activity.train.datasets import load_wrist_edf
 
     rec = load_wrist_edf(DATASETS / "wrist-ppg-exercise" / "edf" / "s3_walk.edf")
     with gzip.open(DATASETS / "wrist-ppg-exercise" / "beats" / "s3_walk.txt.gz", "rt") as f:
@@ -233,10 +233,10 @@ def test_run_killed_mid_stream_leaves_capture_and_log_complete(tmp_path):
     import signal
     import time
 
-    from bridge.capture_decode import decode_capture
+    from ecg_activity.bridge.capture_decode import decode_capture
 
     cap, log = tmp_path / "k.ecgcap", tmp_path / "k.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "run", "--source", "sim:frame", "--speed", "10",
+    proc = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", "sim:frame", "--speed", "10",
                              "--no-display", "--record", str(cap), "--jsonl", str(log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -256,7 +256,7 @@ def test_run_killed_mid_stream_leaves_capture_and_log_complete(tmp_path):
 def test_cached_qrs_filter_is_scipys_sosfiltfilt(rate, demo_recording):
     from scipy.signal import sosfiltfilt
 
-    from edge.filters import qrs_band, qrs_filtfilt
+    from ecg_activity.edge.filters import qrs_band, qrs_filtfilt
 
     x = demo_recording.millivolts()[:int(20 * rate)]
     np.testing.assert_allclose(qrs_filtfilt(x, rate), sosfiltfilt(qrs_band(rate)[0], x), rtol=0, atol=1e-12)

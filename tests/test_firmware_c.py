@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.protocol_frame import FrameDecoder, encode_frame
+from ecg_activity.bridge.protocol_frame import FrameDecoder, encode_frame
 
 FW = Path(__file__).resolve().parent.parent / "bridge" / "firmware"
 CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")

@@ -2,8 +2,8 @@ import base64
 
 import numpy as np
 
-from bridge import protocol_attys as attys
-from bridge import protocol_polar as polar
+from ecg_activity.bridge import protocol_attys as attys
+from ecg_activity.bridge import protocol_polar as polar
 
 
 def test_attys_line_layout_matches_the_firmware():

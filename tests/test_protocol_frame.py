@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bridge.protocol_frame import MAX_VALUES, FrameDecoder, encode_frame, encode_stream, frame_length
+from ecg_activity.bridge.protocol_frame import MAX_VALUES, FrameDecoder, encode_frame, encode_stream, frame_length
 
 
 def decode_all(data: bytes, dec=None):

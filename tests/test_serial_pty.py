@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from bridge.capture_decode import decode_capture
-from bridge.protocols import make_decoder
-from bridge.simulator import FaultPlan, PtyWearable, device_samples
-from bridge.stream import stream_blocks
-from bridge.transport_serial import SerialTransport, TransportError
+from ecg_activity.bridge.capture_decode import decode_capture
+from ecg_activity.bridge.protocols import make_decoder
+from ecg_activity.bridge.simulator import FaultPlan, PtyWearable, device_samples
+from ecg_activity.bridge.stream import stream_blocks
+from ecg_activity.bridge.transport_serial import SerialTransport, TransportError
 
 from conftest import cli
 
@@ -26,7 +26,7 @@ def _check_exact(cap, dev_counts):
 def test_simulate_then_record_over_a_pty(tmp_path, protocol, demo_recording):
     """Two real processes: `simulate` prints its pty, `record` opens it with pyserial."""
     log = tmp_path / "faults.json"
-    sim = subprocess.Popen([sys.executable, "-m", "bridge.cli", "simulate", "--protocol", protocol, "--speed", "20",
+    sim = subprocess.Popen([sys.executable, "-m", "ecg_activity", "simulate", "--protocol", protocol, "--speed", "20",
                             "--drop", "0.01", "--corrupt", "0.01", "--noise-every", "2", "--seed", "7",
                             "--fault-log", str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from edge.model_bundle import MODELS_DIR, ModelBundle
-from train import metrics
+from ecg_activity.edge.model_bundle import MODELS_DIR, ModelBundle
+from ecg_activity.train import metrics
 
 from conftest import cli, needs_datasets
 
@@ -50,8 +50,8 @@ def test_quick_training_run_end_to_end(tmp_path):
 
 
 def test_labelled_captures_are_a_dataset(tmp_path):
-    from edge.preprocess import PreprocessConfig
-    from train.captures import capture_windows
+    from ecg_activity.edge.preprocess import PreprocessConfig
+    from ecg_activity.train.captures import capture_windows
 
     for who, label in (("alice", "rest"), ("bob", "run")):
         (tmp_path / who).mkdir()
@@ -62,7 +62,7 @@ def test_labelled_captures_are_a_dataset(tmp_path):
     assert set(ws.subjects) == {"capture-alice", "capture-bob"}
     assert set(ws.y.tolist()) == {0, 1} and len(ws) > 50
     # no window spans a gap: fewer windows than two gap-free recordings of the demo excerpt would give
-    from bridge.recording import load_demo_excerpt
+    from ecg_activity.bridge.recording import load_demo_excerpt
 
     cfg = PreprocessConfig()
     gap_free = (load_demo_excerpt().counts.size - cfg.window_samples) // cfg.hop_samples + 1
@@ -73,7 +73,7 @@ def test_labelled_captures_are_a_dataset(tmp_path):
 @pytest.mark.parametrize("name", ["activity5", "rest_run"])
 def test_shipped_model_card_matches_a_rerun(name):
     """Re-run the shipped int8 model on the subject(s) held out of its training; the card must say the same."""
-    from train.windows import motion_windows
+    from ecg_activity.train.windows import motion_windows
 
     path = MODELS_DIR / f"{name}.tflite"
     b = ModelBundle.load(path)
@@ -93,12 +93,12 @@ def test_ensemble_is_one_model_averaging_members_trained_apart():
     members must differ (own seeds), and the whole survives int8 quantization and the spec round trip."""
     import keras
 
-    from bridge.recording import load_demo_excerpt
-    from edge.preprocess import PreprocessConfig
-    from train.evaluate import int8_predict
-    from train.model import ModelSpec, fit, predict_float
-    from train.quantize import to_int8
-    from train.windows import windows_from_recordings
+    from ecg_activity.bridge.recording import load_demo_excerpt
+    from ecg_activity.edge.preprocess import PreprocessConfig
+    from ecg_activity.train.evaluate import int8_predict
+    from ecg_activity.train.model import ModelSpec, fit, predict_float
+    from ecg_activity.train.quantize import to_int8
+    from ecg_activity.train.windows import windows_from_recordings
 
     ws = windows_from_recordings([load_demo_excerpt()], ("rest", "walk", "run"),
                                  PreprocessConfig(hop_s=4.0, slow_nperseg=1024))

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from edge.heart_rate import heart_rate
+from ..edge.heart_rate import heart_rate
 
 from . import datasets
 

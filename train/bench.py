@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from edge.model_bundle import ModelBundle, metadata_path
+from ..edge.model_bundle import ModelBundle, metadata_path
 
 from . import datasets, metrics
 from .evaluate import leaky_random_split, loso
@@ -23,7 +23,7 @@ DATASET_TEXT = {
 
 
 def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
-    from edge.benchmark import window_latency
+    from ..edge.benchmark import window_latency
 
     path = bundle.path
     raw = np.random.default_rng(0).standard_normal(int(bundle.cfg.window_s * bundle.cfg.rate_hz))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.capture_decode import decode_capture
-from bridge.recording import Recording, to_rate
-from edge.preprocess import PreprocessConfig
+from ..bridge.capture_decode import decode_capture
+from ..bridge.recording import Recording, to_rate
+from ..edge.preprocess import PreprocessConfig
 
 from .windows import WindowSet, windows_from_recordings
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.recording import Recording, resample
+from ..bridge.recording import Recording, resample
 
 MODEL_RATE_HZ = 250.0
 

@@ -13,8 +13,8 @@ from .windows import WindowSet
 
 def int8_predict(tflite: bytes, x: np.ndarray, backend: str = "auto") -> np.ndarray:
     """Probabilities from a full-int8 model, window by window as the edge runs it."""
-    from edge.backends import interpreter_class
-    from edge.model_bundle import invoke_int8
+    from ..edge.backends import interpreter_class
+    from ..edge.model_bundle import invoke_int8
 
     Interpreter, _ = interpreter_class(backend)
     it = Interpreter(model_content=tflite, num_threads=1)

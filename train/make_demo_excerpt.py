@@ -9,8 +9,8 @@ import argparse
 
 import numpy as np
 
-from bridge.recording import DEMO_EXCERPT
-from train.datasets import MODEL_RATE_HZ, load_motion_file, shared_datasets
+from ..bridge.recording import DEMO_EXCERPT
+from ..train.datasets import MODEL_RATE_HZ, load_motion_file, shared_datasets
 
 ACTS = (("klud", "rest"), ("chodza", "walk"), ("beh", "run"))
 

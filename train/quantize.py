@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.model_bundle import FORMAT, metadata_path, sha256_file
-from edge.preprocess import PreprocessConfig
+from ..edge.model_bundle import FORMAT, metadata_path, sha256_file
+from ..edge.preprocess import PreprocessConfig
 
 
 def to_int8(model, representative: np.ndarray, n_rep: int = 300, seed: int = 0) -> bytes:
@@ -33,7 +33,7 @@ def to_int8(model, representative: np.ndarray, n_rep: int = 300, seed: int = 0) 
 
 
 def input_quantization(tflite: bytes) -> dict:
-    from edge.backends import interpreter_class
+    from ..edge.backends import interpreter_class
 
     Interpreter, _ = interpreter_class()
     it = Interpreter(model_content=tflite)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.recording import Recording
-from edge.preprocess import PreprocessConfig, offline_windows
+from ..bridge.recording import Recording
+from ..edge.preprocess import PreprocessConfig, offline_windows
 
 from . import datasets
 

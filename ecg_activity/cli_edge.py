@@ -8,14 +8,14 @@ import sys
 import threading
 from pathlib import Path
 
-from bridge.cli import Fail, add_source_args, open_from_args, positive
-from bridge.record import stop_on_signals
+from .cli import Fail, add_source_args, open_from_args, positive
+from .bridge.record import stop_on_signals
 
-from .backends import BACKENDS
+from .edge.backends import BACKENDS
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    from .model_bundle import DEFAULT_MODEL
+    from .edge.model_bundle import DEFAULT_MODEL
 
     p.add_argument("--model", "-m", default=str(DEFAULT_MODEL), help=f"int8 .tflite model (default {DEFAULT_MODEL.name})")
     p.add_argument("--backend", choices=("auto",) + BACKENDS, default="auto", help="TFLite interpreter to use")
@@ -25,7 +25,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load_model(a):
-    from .model_bundle import ModelBundle, ModelError
+    from .edge.model_bundle import ModelBundle, ModelError
 
     try:
         return ModelBundle.load(a.model, a.backend)
@@ -34,10 +34,10 @@ def _load_model(a):
 
 
 def _session(a, src, bundle, display: bool, record: str | None = None, duration=None, stop=None):
-    from bridge.transport_serial import TransportError
+    from .bridge.transport_serial import TransportError
 
-    from .model_bundle import ModelError
-    from .runner import run_session
+    from .edge.model_bundle import ModelError
+    from .edge.runner import run_session
 
     out = None
     if a.jsonl == "-":
@@ -94,7 +94,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_replay(a: argparse.Namespace) -> int:
-    from bridge.cli import report_damage
+    from .cli import report_damage
 
     bundle = _load_model(a)
     _fixed_source(a, a.capture if a.capture.endswith(".ecgcap") else "replay:" + a.capture)

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import __version__
+from .bridge import __version__
 
 
 class UsageError(Exception):
@@ -76,7 +76,7 @@ def add_fault_args(p: argparse.ArgumentParser) -> None:
 
 
 def fault_plan(a: argparse.Namespace):
-    from .simulator import FaultPlan
+    from .bridge.simulator import FaultPlan
 
     return FaultPlan(drop=a.drop, corrupt=a.corrupt, noise_every_s=a.noise_every, pause_at_s=a.pause_at,
                      pause_s=a.pause, seed=a.seed)
@@ -84,9 +84,9 @@ def fault_plan(a: argparse.Namespace):
 
 def open_from_args(a: argparse.Namespace, stop: threading.Event | None = None, label: str | None = None,
                    loop: bool = False):
-    from .capture import CaptureError
-    from .sources import open_source
-    from .transport_serial import TransportError
+    from .bridge.capture import CaptureError
+    from .bridge.sources import open_source
+    from .bridge.transport_serial import TransportError
 
     try:
         return open_source(a.source, a.protocol, baudrate=a.baud, rate_hz=a.rate, mv_per_count=a.mv_per_count,
@@ -99,7 +99,7 @@ def open_from_args(a: argparse.Namespace, stop: threading.Event | None = None, l
 # -- commands -------------------------------------------------------------
 
 def cmd_devices(a: argparse.Namespace) -> int:
-    from .devices import ble_scan, serial_ports
+    from .bridge.devices import ble_scan, serial_ports
 
     ports = serial_ports()
     print("Serial ports:" if ports else "Serial ports: none found")
@@ -118,8 +118,8 @@ def cmd_devices(a: argparse.Namespace) -> int:
 
 
 def cmd_record(a: argparse.Namespace) -> int:
-    from .record import default_capture_name, record, stop_on_signals
-    from .transport_serial import TransportError
+    from .bridge.record import default_capture_name, record, stop_on_signals
+    from .bridge.transport_serial import TransportError
 
     stop = threading.Event()
     stop_on_signals(stop)
@@ -138,10 +138,10 @@ def cmd_record(a: argparse.Namespace) -> int:
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
-    from .record import stop_on_signals
-    from .simulator import PtyWearable, write_fault_log
-    from .sources import load_recording
-    from .transport_serial import TransportError
+    from .bridge.record import stop_on_signals
+    from .bridge.simulator import PtyWearable, write_fault_log
+    from .bridge.sources import load_recording
+    from .bridge.transport_serial import TransportError
 
     if a.protocol == "polar":
         raise Fail("a virtual Polar H10 speaks BLE, which has no port to print here: "
@@ -167,8 +167,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .capture import CaptureError
-    from .capture_decode import decode_capture
+    from .bridge.capture import CaptureError
+    from .bridge.capture_decode import decode_capture
 
     try:
         cap = decode_capture(a.capture)
@@ -203,9 +203,9 @@ def report_damage(error) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .capture import CaptureError
-    from .capture_decode import decode_capture
-    from .export import export_csv, export_edf
+    from .bridge.capture import CaptureError
+    from .bridge.capture_decode import decode_capture
+    from .bridge.export import export_csv, export_edf
 
     fmt = a.format or ("edf" if a.output.lower().endswith(".edf") else "csv")
     try:
@@ -258,14 +258,10 @@ def build_parser() -> Parser:
     s.add_argument("--format", choices=["csv", "edf"], help="default: from the output's extension")
     s.set_defaults(func=cmd_export)
 
-    for mod in ("edge.cli_commands", "train.cli_commands"):
-        try:
-            m = __import__(mod, fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name is None or not mod.startswith(e.name):   # a missing optional package, not a bug
-                raise
-            continue
-        m.register(sub)
+    from . import cli_edge, cli_train
+
+    cli_edge.register(sub)
+    cli_train.register(sub)
     return p
 
 
@@ -289,9 +285,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":
-    # run through the importable module, so the exception classes the edge/train commands
-    # raise (imported from bridge.cli) are the ones main() catches
-    from bridge.cli import main as _main
-
-    sys.exit(_main())

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from bridge.cli import Fail, positive
+from .cli import Fail, positive
 
 
 def _say(msg: str) -> None:
@@ -15,9 +15,9 @@ def _say(msg: str) -> None:
 
 
 def _windows(task: str, cfg, dataset: str, captures: str | None = None, quick: bool = False):
-    from . import datasets
-    from .captures import capture_windows
-    from .windows import TASKS, motion_windows
+    from .train import datasets
+    from .train.captures import capture_windows
+    from .train.windows import TASKS, motion_windows
 
     if task not in TASKS:
         raise Fail(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
@@ -39,7 +39,7 @@ def _windows(task: str, cfg, dataset: str, captures: str | None = None, quick: b
 
 
 def _cfg(a):
-    from edge.preprocess import PreprocessConfig
+    from .edge.preprocess import PreprocessConfig
 
     return PreprocessConfig(window_s=a.window, hop_s=a.hop, slow_nperseg=a.slow)
 
@@ -47,7 +47,7 @@ def _cfg(a):
 def cmd_train(a: argparse.Namespace) -> int:
     import numpy as np
 
-    from .model import ModelSpec, fit
+    from .train.model import ModelSpec, fit
 
     cfg = _cfg(a)
     epochs = 2 if a.quick else a.epochs
@@ -100,10 +100,10 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     import keras
     import numpy as np
 
-    from edge.preprocess import PreprocessConfig
+    from .edge.preprocess import PreprocessConfig
 
-    from .model import ModelSpec
-    from .quantize import to_int8, write_model
+    from .train.model import ModelSpec
+    from .train.quantize import to_int8, write_model
 
     src = Path(a.keras_model)
     info_path = src.with_suffix(".train.json")
@@ -125,7 +125,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from .train.bench import run_bench
 
     a.out = a.out or str(Path("docs") / "bench" / Path(a.model).stem)
     try:

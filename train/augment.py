@@ -1,0 +1,118 @@
+"""Device augmentation: randomise what differs between sensors, placements and links, not what differs
+between activities.
+
+A field tester's sensor samples at its own rate (100-500 Hz), band-limits with
+its own filter (consumer chest straps: about 0.5-40 Hz), picks up its own
+baseline wander, broadband and mains noise, and its link loses frames.  Each
+training window is passed through a random such device, in the order a real
+one applies them: body signal + wander + noise + mains -> the device's filter
+-> its sampling rate -> lost frames, bridged by the same repair the edge runs.
+
+Gain and polarity are not augmented: the preprocessing is invariant to both by
+construction (log power spectra, standardised per window), and a test checks
+it, so randomising them would buy nothing.  Heart rate and cadence are varied
+together by stretching whole recordings in time (``stretch_recording``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+from ..bridge.recording import Recording, resample
+from ..edge.repair import bridge_gaps
+
+DEVICE_RATES_HZ = (100.0, 125.0, 128.0, 130.0, 200.0, 250.0, 256.0, 360.0, 500.0)
+
+
+@dataclass(frozen=True)
+class DeviceAugment:
+    """Probability that a window meets each kind of device difference (0 = never)."""
+
+    rate: float = 0.5            # resampled through a device rate from DEVICE_RATES_HZ
+    band: float = 0.5            # a device filter: high-pass 0.05-1 Hz and/or low-pass 25-45 Hz
+    wander: float = 0.3          # baseline wander: slow sinusoids up to 2x the signal's spread
+    noise: float = 0.3           # broadband noise at 12-35 dB SNR
+    mains: float = 0.2           # 50 or 60 Hz pick-up
+    dropouts: float = 0.3        # up to 5 % of the window lost in frame-sized spans, then bridged
+    stretch: float = 0.0         # recordings stretched in time by up to +/- stretch (e.g. 0.1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "DeviceAugment":
+        d = d or {}
+        return cls(**{k: float(d[k]) for k in cls.__dataclass_fields__ if k in d})
+
+    @property
+    def active(self) -> bool:
+        return any(v > 0 for v in asdict(self).values())
+
+
+NONE = DeviceAugment(0, 0, 0, 0, 0, 0, 0)
+
+
+@lru_cache(maxsize=256)
+def _sos(kind: str, fc: float, rate_hz: float, order: int) -> np.ndarray:
+    return butter(order, fc, btype=kind, fs=rate_hz, output="sos")
+
+
+def augment_window(x: np.ndarray, rate_hz: float, aug: DeviceAugment, rng: np.random.Generator) -> np.ndarray:
+    """One random device applied to a window of ECG (any unit) at ``rate_hz``; same length out."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    n = x.size
+    spread = float(np.std(x)) or 1.0
+    t = np.arange(n) / rate_hz
+    if rng.random() < aug.wander:
+        for _ in range(int(rng.integers(1, 4))):
+            f = rng.uniform(0.05, 0.5)
+            x = x + rng.uniform(0.2, 2.0) * spread * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    if rng.random() < aug.noise:
+        snr_db = rng.uniform(12.0, 35.0)
+        x = x + rng.standard_normal(n) * spread * 10 ** (-snr_db / 20)
+    if rng.random() < aug.mains:
+        f = 50.0 if rng.random() < 0.5 else 60.0
+        if f < rate_hz / 2:
+            x = x + rng.uniform(0.05, 0.5) * spread * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    if rng.random() < aug.band:
+        if rng.random() < 0.7:
+            x = sosfilt(_sos("highpass", round(rng.uniform(0.05, 1.0), 2), rate_hz, 2), x)
+        if rng.random() < 0.7:
+            x = sosfilt(_sos("lowpass", round(rng.uniform(25.0, 45.0)), rate_hz, 4), x)
+    if rng.random() < aug.rate:
+        r = float(rng.choice(DEVICE_RATES_HZ))
+        if r != rate_hz:
+            x = resample(resample(x, rate_hz, r), r, rate_hz)[:n]
+            if x.size < n:
+                x = np.pad(x, (0, n - x.size), mode="edge")
+    if rng.random() < aug.dropouts:
+        x = bridge_gaps(x, random_dropouts(n, rate_hz, rng))
+    return x
+
+
+def random_dropouts(n: int, rate_hz: float, rng: np.random.Generator, max_fraction: float = 0.05) -> np.ndarray:
+    """A mask of lost samples: frame-sized spans (40-560 ms, like BLE and serial frames), up to
+    ``max_fraction`` of the window."""
+    missing = np.zeros(n, dtype=bool)
+    target = rng.uniform(0.002, max_fraction) * n
+    while missing.sum() < target:
+        span = int(rng.uniform(0.04, 0.56) * rate_hz)
+        start = int(rng.integers(0, max(1, n - span)))
+        missing[start:start + span] = True
+    return missing
+
+
+def stretch_recording(rec: Recording, factor: float) -> Recording:
+    """The recording played ``factor`` times faster: heart rate and step cadence both scale by it
+    (people walk, run and beat at their own pace); labels keep their place in time."""
+    if factor == 1.0:
+        return rec
+    y = resample(rec.counts.astype(np.float64), rec.rate_hz * factor, rec.rate_hz)
+    k = y.size / max(1, rec.counts.size)
+    segs = [(int(round(a * k)), int(round(b * k)), lab) for a, b, lab in rec.segments]
+    return Recording(np.round(y).astype(np.int32), rec.rate_hz, rec.mv_per_count, segs, rec.source, rec.subject)
