@@ -56,6 +56,7 @@ class DecodeStats:
     lost_frames: int = 0
     lost_samples: int = 0
     reconnects: int = 0
+    restarts: int = 0            # counter or clock jumps too large to be a gap: a device restart
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)

@@ -1,16 +1,80 @@
-"""Decode a whole capture through the live decoder (what info, export and tests use)."""
+"""Decode a capture through the live decoder (what info, export, training and tests use).
+
+``iter_capture`` streams (memory bounded whatever the file holds);
+``decode_capture`` keeps every block, for captures small enough to hold.
+Both decode exactly as the live session did: the same decoder, fed the
+same reads, with the same receive times where the decoder uses them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
 from .blocks import DecodeStats, LinkEvent, SampleBlock
 from .capture import CaptureError, CaptureHeader, CaptureReader
-from .protocols import make_decoder
+from .protocols import get_protocol
 from .stream import stream_blocks
 from .transport_replay import coalesced
+
+#: the longest time axis ``contiguous`` lays out in memory (a day at 250 Hz is 86 MB of int32)
+MAX_CONTIGUOUS_SAMPLES = 24 * 3600 * 250
+
+
+@dataclass
+class CaptureTally:
+    """What streaming a capture found, filled in as it goes."""
+
+    header: CaptureHeader
+    stats: DecodeStats = field(default_factory=DecodeStats)
+    chunks: int = 0
+    raw_bytes: int = 0
+    events: list[LinkEvent] = field(default_factory=list)
+    total_samples: int = 0            # the time axis, lost samples included
+    channels: int = 0
+    error: CaptureError | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.total_samples / self.header.rate_hz
+
+
+def iter_capture(path: str) -> tuple[CaptureTally, Iterator[SampleBlock]]:
+    """(tally, blocks): iterate the blocks; the tally is complete once they are exhausted."""
+    reader = CaptureReader(path)
+    tally = CaptureTally(reader.header)
+    return tally, _blocks(reader, tally)
+
+
+def _blocks(reader: CaptureReader, tally: CaptureTally) -> Iterator[SampleBlock]:
+    h = reader.header
+    p = get_protocol(h.protocol)
+    dec = p.make_decoder(h.rate_hz, h.mv_per_count, h.channels)
+    tally.stats = dec.stats
+
+    def items():
+        try:
+            for item in reader.items():
+                tally.chunks += 1
+                if isinstance(item, LinkEvent):
+                    tally.events.append(item)
+                else:
+                    tally.raw_bytes += len(item.data)
+                yield item
+        except CaptureError as e:
+            tally.error = e
+
+    feed = items() if p.packets_are_frames else coalesced(items(), 65536)
+    try:
+        for item in stream_blocks(feed, dec):
+            if isinstance(item, SampleBlock):
+                tally.total_samples = item.first_index + item.n
+                tally.channels = max(tally.channels, item.channels)
+                yield item
+    finally:
+        reader.close()
 
 
 @dataclass
@@ -34,6 +98,9 @@ class DecodedCapture:
 
     def contiguous(self, fill: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(counts on the full time axis, mask of real samples); gaps are filled, never hidden."""
+        if self.total_samples > MAX_CONTIGUOUS_SAMPLES:
+            raise CaptureError(self.header.source or "capture", 0,
+                               f"its time axis spans {self.duration_s / 3600:.1f} h, too long to lay out")
         ch = max((b.channels for b in self.blocks), default=self.header.channels)
         out = np.full((self.total_samples, ch), fill, dtype=np.int32)
         mask = np.zeros(self.total_samples, dtype=bool)
@@ -44,17 +111,7 @@ class DecodedCapture:
 
 
 def decode_capture(path: str) -> DecodedCapture:
-    reader = CaptureReader(path)
-    h = reader.header
-    items, error = reader.read_all()
-    dec = make_decoder(h.protocol, h.rate_hz, h.mv_per_count, h.channels)
-    blocks: list[SampleBlock] = []
-    events: list[LinkEvent] = []
-    feed = coalesced(iter(items), 65536) if h.protocol != "polar" else items
-    for item in stream_blocks(feed, dec):
-        if isinstance(item, SampleBlock):
-            blocks.append(item)
-        else:
-            events.append(item)
-    raw = sum(len(i.data) for i in items if not isinstance(i, LinkEvent))
-    return DecodedCapture(h, blocks, events, dec.stats, len(items), raw, error)
+    """The whole capture in memory (blocks, events, stats, and the damage that stopped reading)."""
+    tally, blocks = iter_capture(path)
+    kept = list(blocks)
+    return DecodedCapture(tally.header, kept, tally.events, tally.stats, tally.chunks, tally.raw_bytes, tally.error)

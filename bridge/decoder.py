@@ -1,24 +1,36 @@
 """What every protocol decoder shares: stats, stream position and block assembly.
 
 A decoder is fed bytes exactly as the transport delivered them and returns
-SampleBlocks.  It must never raise on any input: junk is counted and skipped.
+SampleBlocks.  It must never raise on any input: junk is counted and skipped,
+and a receive time that is not a number is replaced by the last good one.
+
+Gaps: a protocol's own counter or clock measures a hole exactly.  Where
+nothing in the data can (a link that was down longer than the counter's
+range), the hole is estimated from the host clock: from the last read
+before the link was lost to the first read after it.  Only those two reads'
+times are used, so a replay that decodes many reads at once (replay does,
+for speed) gives exactly the live session's estimate, as long as it feeds
+the first read after a link event on its own (``transport_replay.coalesced``).
+No hole is taken to be longer than ``MAX_GAP_S``: a claim beyond that is a
+restart (or a spoofer), never a reason to lay out days of empty time.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .blocks import DecodeStats, SampleBlock
 
+#: the longest hole a decoder believes; anything longer is a restart with an unknown gap
+MAX_GAP_S = 24 * 3600.0
+
 
 class Decoder:
-    """Base class; subclasses implement ``feed``."""
+    """Base class; subclasses implement ``_feed``."""
 
     name = "base"
-    #: bytes a transport should send before data flows (one command per item)
-    startup_commands: tuple[bytes, ...] = ()
-    #: sent after the start-up commands, without waiting for an answer
-    start_command: bytes | None = None
 
     def __init__(self, rate_hz: float, mv_per_count: float, channels: int = 1) -> None:
         self.rate_hz = float(rate_hz)
@@ -26,10 +38,29 @@ class Decoder:
         self.channels = channels
         self.stats = DecodeStats()
         self._next_index = 0          # stream index of the next sample we expect
-        self._t_last = None           # host time of the last emitted block
+        self._t_feed: float | None = None     # host time of the last read fed
+        self._t_before: float | None = None   # ... of the last read before the link was lost
+        self._t_resume: float | None = None   # ... of the first read after it
+        self._in_resume_feed = False
         self._link_lost = False
 
-    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:  # pragma: no cover - abstract
+    @property
+    def max_gap_samples(self) -> int:
+        return int(MAX_GAP_S * self.rate_hz)
+
+    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+        """Decode one read (or one BLE notification) received at host time ``t_host``."""
+        t = float(t_host) if isinstance(t_host, (int, float)) and math.isfinite(t_host) else (self._t_feed or 0.0)
+        if self._link_lost and self._t_resume is None:
+            self._t_resume = t
+            self._in_resume_feed = True
+        try:
+            return self._feed(bytes(data), t)
+        finally:
+            self._in_resume_feed = False
+            self._t_feed = t
+
+    def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def link_lost(self, t_host: float) -> None:
@@ -37,14 +68,29 @@ class Decoder:
 
         Subclasses whose counters survive a reconnect (frame seq, Polar timestamps) still
         measure the hole exactly; otherwise ``_emit`` estimates it from the host clock."""
+        if not self._link_lost:
+            self._t_before = self._t_feed
         self._link_lost = True
+        self._t_resume = None
         self.reset_continuity()
 
     def reset_continuity(self) -> None:
         """Forget counters and partial input (subclasses extend)."""
 
+    def clock_gap(self, n_first: int) -> int:
+        """Samples lost while the link was down, from the host clock (0 when unknown or implausible)."""
+        if self._t_before is None or self._t_resume is None:
+            return 0
+        est = int(round((self._t_resume - self._t_before) * self.rate_hz))
+        est -= n_first if self._in_resume_feed else 0
+        return est if 0 < est <= self.max_gap_samples else 0
+
     def _lost(self, samples: int, frames: int = 0) -> int:
         if samples <= 0 and frames <= 0:
+            return 0
+        if samples > self.max_gap_samples:
+            # a jump of more than a day: the device restarted (or the data lies); the hole is unknown
+            self.stats.restarts += 1
             return 0
         self.stats.gaps += 1
         self.stats.lost_frames += frames
@@ -56,10 +102,7 @@ class Decoder:
             # Nothing in the data says how much was lost while the link was down:
             # estimate it from the host clock so downstream time stays honest.
             self._link_lost = False
-            if self._t_last is not None:
-                elapsed = (t_host - self._t_last) * self.rate_hz - samples.shape[0]
-                est = max(0, int(round(elapsed)))
-                gap += self._lost(est)
+            gap += self._lost(self.clock_gap(samples.shape[0]))
         block = SampleBlock(
             samples=samples,
             rate_hz=self.rate_hz,
@@ -70,6 +113,5 @@ class Decoder:
             first_index=self._next_index + gap,
         )
         self._next_index = block.first_index + block.n
-        self._t_last = t_host
         self.stats.samples += block.n
         return block

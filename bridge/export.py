@@ -1,67 +1,191 @@
-"""Export a capture to CSV or EDF+ in physical units (mV), gaps marked, never interpolated."""
+"""Export a capture to CSV, EDF+ (16-bit) or BDF+ (24-bit) in physical units, gaps marked, never interpolated.
+
+Everything streams: memory stays bounded whatever the capture holds, and the
+time axis EDF/BDF needs (gaps laid out as annotated zeros) is refused beyond
+``MAX_TIMELINE_S`` instead of writing days of zeros a hostile file asked for
+(CSV, which lists only real samples with their true index, has no limit).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .capture_decode import DecodedCapture
+from .capture_decode import iter_capture
+from .errors import OutputError
+from .outfile import AtomicOutput
+
+#: the longest time axis an EDF/BDF export lays out (gaps included)
+MAX_TIMELINE_S = 48 * 3600.0
+FORMATS = ("csv", "edf", "bdf")
 
 
-def export_csv(cap: DecodedCapture, out: str | Path) -> int:
+@dataclass
+class ExportResult:
+    samples: int
+    fmt: str
+    damage: object = None          # the CaptureError that stopped reading, if any
+
+
+def choose_format(output: str, fmt: str | None) -> str:
+    """--format, else the extension; a name without a known one gets BDF+ (our streams are 24-bit)."""
+    if fmt:
+        return fmt
+    ext = Path(output).suffix.lower().lstrip(".")
+    return ext if ext in FORMATS else "bdf"
+
+
+def export(capture: str, output: str, fmt: str | None = None, force: bool = False) -> ExportResult:
+    fmt = choose_format(output, fmt)
+    with AtomicOutput(output, force, inputs=(capture,)) as tmp:
+        res = export_csv(capture, tmp) if fmt == "csv" else export_edf(capture, tmp, bdf=fmt == "bdf")
+    return res
+
+
+def export_csv(capture: str, out: str | Path) -> ExportResult:
     """One row per received sample; ``index`` is the true stream position, so gaps show as jumps."""
-    h = cap.header
+    tally, blocks = iter_capture(capture)
+    h = tally.header
     unit = "mv" if h.mv_per_count > 0 else "count"
-    rows = []
-    for b in cap.blocks:
-        idx = np.arange(b.first_index, b.first_index + b.n)
-        vals = b.samples * h.mv_per_count if h.mv_per_count > 0 else b.samples
-        rows.append(np.column_stack([idx, idx / h.rate_hz, vals]))
-    ch = max((b.channels for b in cap.blocks), default=h.channels)
-    cols = ["index", "time_s"] + [f"ch{i}_{unit}" for i in range(ch)]
-    data = np.concatenate(rows) if rows else np.empty((0, len(cols)))
+    n = 0
     with open(out, "w") as f:
         f.write(f"# ecg-activity export: protocol={h.protocol} rate_hz={h.rate_hz} mv_per_count={h.mv_per_count}"
-                f" label={h.label or ''} lost_samples={cap.stats.lost_samples}\n")
-        f.write(",".join(cols) + "\n")
-        fmt = ["%d", "%.6f"] + (["%.6f"] if unit == "mv" else ["%d"]) * ch
-        np.savetxt(f, data, fmt=fmt, delimiter=",")
-    return data.shape[0]
+                f" label={h.label or ''}\n")
+        header_written = False
+        for b in blocks:
+            if not header_written:
+                f.write(",".join(["index", "time_s"] + [f"ch{i}_{unit}" for i in range(b.channels)]) + "\n")
+                header_written = True
+            idx = np.arange(b.first_index, b.first_index + b.n)
+            vals = b.samples * h.mv_per_count if h.mv_per_count > 0 else b.samples
+            fmt = ["%d", "%.6f"] + (["%.6f"] if unit == "mv" else ["%d"]) * b.channels
+            np.savetxt(f, np.column_stack([idx, idx / h.rate_hz, vals]), fmt=fmt, delimiter=",")
+            n += b.n
+        if not header_written:
+            f.write(",".join(["index", "time_s"] + [f"ch{i}_{unit}" for i in range(h.channels)]) + "\n")
+        f.write(f"# lost_samples={tally.stats.lost_samples}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return ExportResult(n, "csv", tally.error)
 
 
-def export_edf(cap: DecodedCapture, out: str | Path) -> int:
-    """EDF+ with gaps zero-filled and each one annotated, so no reader mistakes them for signal."""
+def _survey(capture: str):
+    """First pass: the time axis, the channel count, each channel's count range and the gaps."""
+    tally, blocks = iter_capture(capture)
+    lo = hi = None
+    gaps: list[tuple[int, int]] = []
+    end = 0
+    for b in blocks:
+        if b.first_index > end:
+            gaps.append((end, b.first_index - end))
+        end = b.first_index + b.n
+        mn, mx = b.samples.min(axis=0), b.samples.max(axis=0)
+        if lo is None or mn.size != lo.size:
+            lo, hi = (mn, mx) if lo is None else (np.minimum(lo[:1], mn[:1]), np.maximum(hi[:1], mx[:1]))
+        else:
+            lo, hi = np.minimum(lo, mn), np.maximum(hi, mx)
+        if end > MAX_TIMELINE_S * tally.header.rate_hz:
+            raise OutputError(f"{capture}: its time axis (gaps included) exceeds {MAX_TIMELINE_S / 3600:g} h; "
+                              "EDF/BDF must lay it out continuously: export CSV instead")
+    return tally, lo, hi, gaps
+
+
+def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult:
+    """EDF+ (16-bit, scaled to the signal's range) or BDF+ (24-bit: the counts exactly), gaps zero-filled
+    and each one annotated, so no reader mistakes them for signal."""
     import pyedflib
 
-    h = cap.header
-    counts, mask = cap.contiguous()
-    if counts.shape[0] == 0:
-        raise ValueError("the capture holds no samples to export")
+    tally, lo, hi, gaps = _survey(capture)
+    h = tally.header
+    if lo is None:
+        raise OutputError(f"{capture} holds no samples to export")
+    n_ch = lo.size
     scale = h.mv_per_count if h.mv_per_count > 0 else 1.0
     unit = "mV" if h.mv_per_count > 0 else "count"
-    phys = counts.astype(np.float64) * scale
-    n_ch = phys.shape[1]
-    writer = pyedflib.EdfWriter(str(out), n_ch, file_type=pyedflib.FILETYPE_EDFPLUS)
+    dmin, dmax = (-8388608, 8388607) if bdf else (-32768, 32767)
+    writer = pyedflib.EdfWriter(str(out), n_ch, file_type=pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS)
     try:
         headers = []
         for i in range(n_ch):
-            lo, hi = _edf_bounds(float(phys[:, i].min()), float(phys[:, i].max()))
+            if bdf:      # digital = counts exactly: the physical range is the 24-bit range times the scale
+                pmin, pmax = _bounds_exact(dmin * scale, dmax * scale)
+            else:
+                pmin, pmax = _edf_bounds(float(lo[i]) * scale, float(hi[i]) * scale)
             headers.append({"label": f"ECG{i}", "dimension": unit, "sample_frequency": h.rate_hz,
-                            "physical_min": lo, "physical_max": hi, "digital_min": -32768,
-                            "digital_max": 32767, "transducer": h.device[:80], "prefilter": ""})
+                            "physical_min": pmin, "physical_max": pmax, "digital_min": dmin,
+                            "digital_max": dmax, "transducer": h.device[:80], "prefilter": ""})
         writer.setSignalHeaders(headers)
-        writer.setStartdatetime(datetime.fromtimestamp(h.start_time).replace(microsecond=0))
+        writer.setStartdatetime(datetime.fromtimestamp(h.start_time, timezone.utc).replace(tzinfo=None,
+                                                                                            microsecond=0))
         if h.label:
             writer.writeAnnotation(0, -1, f"activity {h.label}")
-        edges = np.flatnonzero(np.diff(np.concatenate(([1], mask.astype(np.int8), [1]))))
-        for a, b in zip(edges[0::2], edges[1::2]):
-            writer.writeAnnotation(a / h.rate_hz, (b - a) / h.rate_hz, f"gap {b - a} samples lost")
-        writer.writeSamples([np.ascontiguousarray(phys[:, i]) for i in range(n_ch)])
+        for a, n in gaps:
+            writer.writeAnnotation(a / h.rate_hz, n / h.rate_hz, f"gap {n} samples lost")
+        total = _write_streamed(writer, capture, n_ch, scale, bdf, headers)
     finally:
         writer.close()
-    return counts.shape[0]
+    _verify(out, total, n_ch)
+    return ExportResult(total, "bdf" if bdf else "edf", tally.error)
+
+
+def _write_streamed(writer, capture: str, n_ch: int, scale: float, bdf: bool, headers) -> int:
+    """Second pass: samples (gaps as zeros) in whole data records, a bounded buffer at a time."""
+    spr = int(writer.get_smp_per_record(0))
+    chunk_records = max(1, 65536 // max(1, spr))
+    buf = np.zeros((0, n_ch), dtype=np.int64)
+    pos = 0
+    _, blocks = iter_capture(capture)
+
+    def flush(final: bool) -> None:
+        nonlocal buf
+        n = buf.shape[0] if final else (buf.shape[0] // (spr * chunk_records)) * spr * chunk_records
+        if n == 0:
+            return
+        part, buf = buf[:n], buf[n:]
+        if bdf:
+            writer.writeSamples([np.ascontiguousarray(part[:, i], dtype=np.int32) for i in range(n_ch)], digital=True)
+        else:
+            writer.writeSamples([np.ascontiguousarray(part[:, i] * scale, dtype=np.float64) for i in range(n_ch)])
+
+    for b in blocks:
+        fill = b.first_index - pos
+        while fill > 0:                          # a gap: zeros, a bounded piece at a time
+            k = min(fill, spr * chunk_records)
+            buf = np.concatenate([buf, np.zeros((k, n_ch), np.int64)])
+            fill -= k
+            flush(False)
+        s = np.zeros((b.n, n_ch), np.int64)
+        s[:, :min(n_ch, b.channels)] = b.samples[:, :n_ch]
+        buf = np.concatenate([buf, s])
+        pos = b.first_index + b.n
+        flush(False)
+    flush(True)
+    return pos
+
+
+def _verify(path, total: int, n_ch: int) -> None:
+    """Read the file back: a disk that filled up while edflib wrote it shows here, not in edflib's return codes."""
+    import pyedflib
+
+    try:
+        with pyedflib.EdfReader(str(path)) as f:
+            ok = f.signals_in_file == n_ch and all(f.getNSamples()[i] >= total for i in range(n_ch))
+    except OSError as e:
+        raise OutputError(f"the written file does not read back ({e})") from None
+    if not ok:
+        raise OutputError("the written file does not hold every sample (disk full?)")
+
+
+def _bounds_exact(lo: float, hi: float) -> tuple[float, float]:
+    """EDF's 8-character physical fields; exact when they fit, else rounded outwards."""
+    for v in (lo, hi):
+        if len(f"{v:g}") > 8:
+            return _edf_bounds(lo, hi)
+    return float(f"{lo:g}"), float(f"{hi:g}")
 
 
 def _edf_bounds(lo: float, hi: float) -> tuple[float, float]:
@@ -73,4 +197,4 @@ def _edf_bounds(lo: float, hi: float) -> tuple[float, float]:
         a, b = np.floor(lo * q) / q, np.ceil(hi * q) / q
         if len(f"{a:.{decimals}f}") <= 8 and len(f"{b:.{decimals}f}") <= 8:
             return float(f"{a:.{decimals}f}"), float(f"{b:.{decimals}f}")
-    raise ValueError("signal range too large for EDF")
+    raise OutputError("signal range too large for EDF")

@@ -24,6 +24,7 @@ import numpy as np
 from .blocks import SampleBlock
 from .decoder import Decoder
 from .int24 import pack_le24_offset_binary
+from .protocol_base import Protocol
 
 ADC_REF_V = 2.42
 GAIN_FACTORS = (6, 1, 2, 3, 4, 8, 12)   # index sent in the high nibble of a=/b=
@@ -84,11 +85,9 @@ def _decode_rows(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class AttysDecoder(Decoder):
     name = "attys"
-    start_command = START
 
     def __init__(self, rate_hz: float = 250.0, mv_per_count: float = mv_per_count(0), channels: int = 2) -> None:
         super().__init__(rate_hz, mv_per_count, channels)
-        self.startup_commands = startup_commands(int(rate_hz))
         self._buf = b""
         self._next_counter: int | None = None
         self.acks = 0
@@ -116,8 +115,8 @@ class AttysDecoder(Decoder):
             return None
         return np.frombuffer(raw, dtype=np.uint8).reshape(n, 21)[:, :RAW_BYTES]
 
-    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
-        buf = self._buf + bytes(data)
+    def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+        buf = self._buf + data
         rows = self._fast_rows(buf)
         if rows is not None:
             self._buf = buf[rows.shape[0] * (LINE_CHARS + 2):]
@@ -180,3 +179,37 @@ class AttysDecoder(Decoder):
             gap = self._lost(int(skipped[a]), int(skipped[a])) if skipped[a] else 0
             out.append(self._emit(vals[a:z].astype(np.int32), t_host, 0, gap))
         return out
+
+
+class AttysProtocol(Protocol):
+    """Attys over Bluetooth SPP (RFCOMM): base64 lines, a modulo-256 counter, an OK handshake."""
+
+    name = "attys"
+    decoder = AttysDecoder
+    rate_hz = 250.0
+    mv_per_count = mv_per_count(0)
+    channels = 2
+    frame_samples = 1
+    watchdog_s = WATCHDOG_S
+    waits_for_start = True
+    start_command = START
+
+    def startup_commands(self, rate_hz: float) -> tuple[bytes, ...]:
+        return startup_commands(int(rate_hz))
+
+    def device_command(self, cmd: bytes) -> tuple[bytes | None, bool | None]:
+        """An Attys answers every ``k=v`` with OK; ``x=1``/``x=0`` start and stop the stream."""
+        return OK_LINE, {START: True, STOP: False}.get(cmd)
+
+    def encode(self, chunk, frame_index, last_sample_index, rate_hz, t0_ns) -> bytes:
+        return encode_lines(chunk, first_counter=frame_index)
+
+    def corrupt(self, data: bytes, rng) -> bytes:
+        # no checksum exists, so only damage that breaks the line's shape is detectable
+        b = bytearray(data)
+        b[int(rng.integers(0, 27))] = ord("!")
+        return bytes(b)
+
+    def line_noise(self, rng, nbytes: int) -> bytes:
+        noise = super().line_noise(rng, nbytes)
+        return noise.replace(b"\n", b"?") + b"\r\n"   # line noise ends where the next line begins

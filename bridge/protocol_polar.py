@@ -16,6 +16,7 @@ import numpy as np
 from .blocks import SampleBlock
 from .decoder import Decoder
 from .int24 import pack_le24_signed, unpack_le24_signed
+from .protocol_base import BleProfile, Protocol
 
 PMD_SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 PMD_CONTROL = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
@@ -46,19 +47,35 @@ def parse_control(data: bytes) -> tuple[int, int] | None:
 
 
 class PolarDecoder(Decoder):
+    """Gaps from the sensor's own timestamps, measured in the sensor's own sample period.
+
+    An H10 samples at 130 Hz by its own crystal, which real units run anywhere
+    from about 128 to 131 Hz.  Dividing timestamp differences by the nominal
+    period would invent a one-sample gap in every frame of a slow unit, so the
+    period is learnt from the timestamps themselves (over frames that follow
+    each other), and a gap counts only when at least half a frame is missing:
+    BLE loses whole notifications, never single samples.  A small step back in
+    time is timestamp jitter; a large one is a reboot (the hole is then unknown).
+    """
+
     name = "polar"
-    startup_commands = ()
 
     def __init__(self, rate_hz: float = RATE_HZ, mv_per_count: float = MV_PER_COUNT, channels: int = 1) -> None:
         super().__init__(rate_hz, mv_per_count, 1)
         self._last_ts: int | None = None
+        self._period_ns = 1e9 / self.rate_hz
+        self._nominal_ns = self._period_ns
+
+    @property
+    def device_rate_hz(self) -> float:
+        """The sensor's own sampling rate, as learnt from its timestamps."""
+        return 1e9 / self._period_ns
 
     def link_lost(self, t_host: float) -> None:
         """The sensor's clock keeps running across a BLE reconnect, so its timestamps
         still measure the gap exactly; a reboot shows up as time going backwards."""
 
-    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
-        data = bytes(data)
+    def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
         if len(data) < _HEAD.size + 3 or (len(data) - _HEAD.size) % 3 or data[0] != MEASUREMENT_ECG or data[9] != 0:
             self.stats.malformed += 1
             self.stats.skipped_bytes += len(data)
@@ -68,14 +85,53 @@ class PolarDecoder(Decoder):
         n = vals.shape[0]
         gap = 0
         if self._last_ts is not None:
-            if ts <= self._last_ts:
-                # time went backwards: the sensor restarted; the gap is unknown, start afresh
+            dt = ts - self._last_ts
+            span = dt / self._period_ns           # samples the sensor's clock says passed
+            if span < -2 * n:
+                # time went far backwards: the sensor rebooted; the hole is unknown
                 self._last_ts = None
-                self._link_lost = True
-                return self.feed(data, t_host)
-            missing = int(round((ts - self._last_ts) * self.rate_hz / 1e9)) - n
-            if missing > 0:
+                self.stats.restarts += 1
+                self._reboot(t_host)
+                return self._feed(data, t_host)
+            missing = int(round(span)) - n
+            if missing >= max(1, n // 2):
                 gap = self._lost(missing, 1 + (missing - 1) // max(n, 1))
+            elif dt > 0:
+                self._learn_period(dt / n)
         self._last_ts = ts
         self.stats.frames += 1
         return [self._emit(vals, t_host, 0, gap)]
+
+    def _reboot(self, t_host: float) -> None:
+        """Like a lost link: the hole is estimated from the host clock, up to this read."""
+        Decoder.link_lost(self, t_host)
+        self._t_resume = t_host
+        self._in_resume_feed = True
+
+    def _learn_period(self, period_ns: float) -> None:
+        # within +/-5 % of nominal (a sensor's crystal, not a gap), smoothed over ~20 frames
+        lo, hi = 0.95 * self._nominal_ns, 1.05 * self._nominal_ns
+        self._period_ns += 0.05 * (min(max(period_ns, lo), hi) - self._period_ns)
+
+
+class PolarProtocol(Protocol):
+    """Polar H10 over BLE (PMD service): no counter, gaps from the sensor's own timestamps."""
+
+    name = "polar"
+    decoder = PolarDecoder
+    rate_hz = RATE_HZ
+    mv_per_count = MV_PER_COUNT
+    channels = 1
+    frame_samples = 73
+    serial = False
+    ble = BleProfile(PMD_DATA, PMD_CONTROL, START_ECG, is_ack=lambda data: (parse_control(data) or (0, 1))[1] == 0)
+    packets_are_frames = True
+
+    def encode(self, chunk, frame_index, last_sample_index, rate_hz, t0_ns) -> bytes:
+        return encode_notification(chunk, t0_ns + int(round(last_sample_index * 1e9 / rate_hz)))
+
+    def corrupt(self, data: bytes, rng) -> bytes:
+        return b"\x7f" + data[1:]                 # not an ECG measurement frame
+
+    def line_noise(self, rng, nbytes: int) -> None:
+        return None                               # a BLE notification is never split by line noise

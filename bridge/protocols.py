@@ -1,38 +1,38 @@
-"""Protocol names -> decoders, and the defaults each device implies."""
+"""The protocol registry: one class per wire protocol, carrying every fact about it.
+
+Modelled on pyserial's ``protocol_<scheme>`` handlers: the opener, the
+virtual wearable, the BLE and serial transports, the replayer and the CLI ask
+the protocol object (``protocol_base.Protocol``), never ``if protocol == ...``.
+A new protocol is one new ``protocol_<name>.py`` defining a ``Protocol``
+subclass plus one entry in ``_REGISTERED`` below.
+"""
 
 from __future__ import annotations
 
 from .decoder import Decoder
-from .protocol_attys import AttysDecoder
-from .protocol_attys import mv_per_count as attys_mv_per_count
-from .protocol_frame import FrameDecoder
-from .protocol_polar import MV_PER_COUNT as POLAR_MV, RATE_HZ as POLAR_RATE, PolarDecoder
+from .errors import SourceError
+from .protocol_attys import AttysProtocol
+from .protocol_base import BleProfile, Protocol  # noqa: F401  (re-exported)
+from .protocol_frame import FrameProtocol
+from .protocol_polar import PolarProtocol
 
-PROTOCOLS: dict[str, type[Decoder]] = {
-    "frame": FrameDecoder,
-    "attys": AttysDecoder,
-    "polar": PolarDecoder,
-}
+_REGISTERED: tuple[type[Protocol], ...] = (FrameProtocol, AttysProtocol, PolarProtocol)
 
-#: (rate Hz, mV per count, channels) a device of each protocol streams by default
-DEFAULTS: dict[str, tuple[float, float, int]] = {
-    "frame": (250.0, 0.0, 1),
-    "attys": (250.0, attys_mv_per_count(0), 2),
-    "polar": (POLAR_RATE, POLAR_MV, 1),
-}
+PROTOCOLS: dict[str, Protocol] = {cls.name: cls() for cls in _REGISTERED}
 
 
-class UnknownProtocol(ValueError):
+class UnknownProtocol(SourceError, ValueError):
     pass
+
+
+def get_protocol(name: str) -> Protocol:
+    try:
+        return PROTOCOLS[name]
+    except (KeyError, TypeError):
+        raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(PROTOCOLS)})") from None
 
 
 def make_decoder(name: str, rate_hz: float | None = None, mv_per_count: float | None = None,
                  channels: int | None = None) -> Decoder:
-    try:
-        cls = PROTOCOLS[name]
-    except KeyError:
-        raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(PROTOCOLS)})") from None
-    r, mv, ch = DEFAULTS[name]
-    return cls(rate_hz if rate_hz is not None else r,
-               mv_per_count if mv_per_count is not None else mv,
-               channels if channels is not None else ch)
+    """A fresh decoder for protocol ``name`` with the device's defaults where a value is None."""
+    return get_protocol(name).make_decoder(rate_hz, mv_per_count, channels)

@@ -19,13 +19,8 @@ from typing import Iterator
 
 import numpy as np
 
-from . import protocol_attys as attys
-from . import protocol_frame as frame
-from . import protocol_polar as polar
-from .protocols import DEFAULTS
+from .protocols import get_protocol
 from .recording import Recording, to_rate
-
-FRAME_SAMPLES = {"frame": 25, "attys": 1, "polar": 73}
 
 
 @dataclass
@@ -58,12 +53,12 @@ class FaultLog:
 
 def device_samples(rec: Recording, protocol: str) -> Recording:
     """The recording as the device would digitise it: its rate and its count scale."""
-    rate, mv, _ = DEFAULTS[protocol]
-    if protocol == "frame":
-        return rec if rec.rate_hz == rate else to_rate(rec, rate)
+    p = get_protocol(protocol)
+    if p.keeps_own_scale:
+        return rec if rec.rate_hz == p.rate_hz else to_rate(rec, p.rate_hz)
     if rec.mv_per_count <= 0:
         raise ValueError(f"a {protocol} device needs a recording with a known mV scale")
-    return to_rate(rec, rate, mv)
+    return to_rate(rec, p.rate_hz, p.mv_per_count)
 
 
 @dataclass
@@ -79,7 +74,7 @@ def device_frames(dev: Recording, protocol: str, start_frame: int = 0, t0_ns: in
 
 
 def frame_count(dev: Recording, protocol: str) -> int:
-    per = FRAME_SAMPLES[protocol]
+    per = get_protocol(protocol).frame_samples
     return (dev.counts.size + per - 1) // per
 
 
@@ -88,24 +83,19 @@ def iter_device_frames(dev: Recording, protocol: str, start_frame: int = 0,
     """The frames one at a time, made as they are sent: a long Attys recording is tens of thousands
     of lines, and building them all before the first (seconds on a busy machine) would trip the
     host's watchdog before the device ever spoke."""
-    per = FRAME_SAMPLES[protocol]
+    p = get_protocol(protocol)
+    per = p.frame_samples
     x = dev.counts
     for k, i in enumerate(range(0, x.size, per)):
         chunk = x[i:i + per]
-        if protocol == "frame":
-            data = frame.encode_frame(chunk, start_frame + k)
-        elif protocol == "attys":
-            data = attys.encode_lines(chunk, first_counter=start_frame + k)
-        else:
-            last = i + chunk.size - 1
-            data = polar.encode_notification(chunk, t0_ns + int(round(last * 1e9 / dev.rate_hz)))
+        data = p.encode(chunk, start_frame + k, i + chunk.size - 1, dev.rate_hz, t0_ns)
         yield DeviceFrame(data, i, int(chunk.size))
 
 
 class FaultInjector:
     def __init__(self, plan: FaultPlan, protocol: str) -> None:
         self.plan = plan
-        self.protocol = protocol
+        self.protocol = get_protocol(protocol)
         self.rng = np.random.default_rng(plan.seed)
         self.log = FaultLog()
         self._next_noise_s = plan.noise_every_s if plan.noise_every_s > 0 else None
@@ -115,12 +105,8 @@ class FaultInjector:
         out: list[bytes] = []
         if self._next_noise_s is not None and t_s >= self._next_noise_s:
             self._next_noise_s += self.plan.noise_every_s
-            if self.protocol != "polar":       # a BLE notification is never split by line noise
-                noise = self.rng.integers(0, 256, self.plan.noise_bytes, dtype=np.uint8).tobytes()
-                if self.protocol == "attys":
-                    noise = noise.replace(b"\n", b"?") + b"\r\n"   # line noise ends where the next line begins
-                else:
-                    noise = noise.replace(frame.SYNC[:1], b"\x00")  # keep it from posing as a frame start
+            noise = self.protocol.line_noise(self.rng, self.plan.noise_bytes)
+            if noise is not None:
                 out.append(noise)
                 self.log.noise_bursts += 1
                 self.log.noise_bytes += len(noise)
@@ -132,7 +118,7 @@ class FaultInjector:
             return out
         data = f.data
         if r[1] < self.plan.corrupt:
-            data = self._corrupt(data)
+            data = self.protocol.corrupt(data, self.rng)
             self.log.corrupted_frames += 1
             self.log.corrupted_samples += f.n
             self.log.dropped_indices.append(f.first_index)
@@ -141,26 +127,15 @@ class FaultInjector:
         self.log.samples_sent += f.n
         return out
 
-    def _corrupt(self, data: bytes) -> bytes:
-        b = bytearray(data)
-        if self.protocol == "frame":
-            i = int(self.rng.integers(8, len(b) - 4))      # a sample byte: only the CRC can tell
-            b[i] ^= 1 << int(self.rng.integers(0, 8))
-        elif self.protocol == "attys":
-            # no checksum exists, so only damage that breaks the line's shape is detectable
-            b[int(self.rng.integers(0, 27))] = ord("!")
-        else:
-            b[0] = 0x7F                                    # not an ECG measurement frame
-        return bytes(b)
-
 
 class PtyWearable:
     """A wearable on a pseudo-terminal: the host opens ``path`` with pyserial like a real port."""
 
     def __init__(self, rec: Recording, protocol: str, speed: float = 1.0, faults: FaultPlan | None = None,
                  loop: bool = False) -> None:
-        if protocol == "polar":
-            raise ValueError("a Polar H10 speaks BLE, not serial: use the virtual BLE sensor (source sim:polar)")
+        self.proto = get_protocol(protocol)
+        if not self.proto.serial:
+            raise ValueError(f"a {protocol} device speaks BLE, not serial: use the virtual BLE sensor (sim:{protocol})")
         self.dev = device_samples(rec, protocol)
         self.protocol = protocol
         self.speed = speed
@@ -176,7 +151,7 @@ class PtyWearable:
         self._poll.register(self.master, select.POLLIN | select.POLLHUP)
         self.commands: list[bytes] = []
         self._cmd_buf = b""
-        self._streaming = protocol != "attys"
+        self._streaming = not self.proto.waits_for_start
 
     @property
     def log(self) -> FaultLog:
@@ -194,7 +169,7 @@ class PtyWearable:
         return False
 
     def _read_commands(self, timeout: float = 0.0) -> None:
-        """An Attys answers ``k=v`` commands with OK at any time; ``x=1``/``x=0`` start and stop it."""
+        """Commands from the host, answered as the device would (an Attys: OK to every ``k=v``)."""
         r, _, _ = select.select([self.master], [], [], timeout)
         if not r:
             return
@@ -208,14 +183,14 @@ class PtyWearable:
             if not cmd:
                 continue
             self.commands.append(cmd)
+            reply, streaming = self.proto.device_command(cmd)
             try:
-                _write_all(self.master, attys.OK_LINE)
+                if reply:
+                    _write_all(self.master, reply)
             except OSError:
                 return
-            if cmd == attys.START:
-                self._streaming = True
-            elif cmd == attys.STOP:
-                self._streaming = False
+            if streaming is not None:
+                self._streaming = streaming
 
     def run(self) -> FaultLog:
         try:
@@ -228,7 +203,7 @@ class PtyWearable:
         # The device clock starts when a host first connects (and, for an Attys, sends x=1).
         while not self.stop.is_set():
             if self._connected():
-                if self.protocol != "attys":
+                if not self.proto.waits_for_start:
                     time.sleep(0.2)      # let pyserial finish configuring and flushing the port
                     break
                 self._read_commands(0.05)
@@ -262,10 +237,10 @@ class PtyWearable:
             self._sleep_until(t_start + t_dev / self.speed)
             k += 1
             connected = self._connected()
-            if connected and not was_connected and self.protocol != "attys":
+            if connected and not was_connected and not self.proto.waits_for_start:
                 time.sleep(0.2)
             was_connected = connected
-            if connected and self.protocol == "attys":
+            if connected and self.proto.waits_for_start:
                 self._read_commands()
             if not connected or not self._streaming:
                 self.log.unsent_frames += 1

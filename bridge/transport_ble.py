@@ -17,32 +17,11 @@ import asyncio
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from .blocks import LinkEvent, Packet
-from .protocol_polar import PMD_CONTROL, PMD_DATA, START_ECG, parse_control
+from .protocols import get_protocol
 from .transport_serial import TransportError
-
-# Nordic UART Service: what nRF52 firmware authors already have; our frames ride on its TX characteristic.
-NUS_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
-NUS_TX = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
-
-
-@dataclass(frozen=True)
-class BleProfile:
-    """Which characteristics to use for a protocol and how to start streaming."""
-
-    data_char: str
-    control_char: str | None = None
-    start_command: bytes | None = None
-
-
-PROFILES = {
-    "polar": BleProfile(PMD_DATA, PMD_CONTROL, START_ECG),
-    "frame": BleProfile(NUS_TX),
-}
-
 
 def default_client_factory(target: Any, disconnected_callback: Callable) -> Any:
     from bleak import BleakClient
@@ -69,10 +48,11 @@ class BleTransport:
                  finder: Callable | None = default_finder, scan_timeout_s: float = 10.0,
                  backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0), stop: threading.Event | None = None,
                  control_timeout_s: float = 5.0) -> None:
-        if protocol not in PROFILES:
-            raise TransportError(f"protocol {protocol!r} has no BLE profile (BLE speaks: {', '.join(PROFILES)})")
+        profile = get_protocol(protocol).ble
+        if profile is None:
+            raise TransportError(f"protocol {protocol!r} does not run over BLE")
         self.target = target
-        self.profile = PROFILES[protocol]
+        self.profile = profile
         self.client_factory = client_factory
         self.finder = finder
         self.scan_timeout_s = scan_timeout_s
@@ -102,8 +82,7 @@ class BleTransport:
             if self.profile.control_char:
                 def on_control(_char: Any, data: bytearray) -> None:
                     self.control_responses.append(bytes(data))
-                    parsed = parse_control(bytes(data))
-                    if parsed is not None and parsed[1] == 0:
+                    if self.profile.is_ack is None or self.profile.is_ack(bytes(data)):
                         acked.set()
                 await client.start_notify(self.profile.control_char, on_control)
 

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from .blocks import LinkEvent, Packet
 from .capture import CaptureError, CaptureReader
+from .protocols import get_protocol
 
 
 class ReplayTransport:
@@ -21,7 +22,7 @@ class ReplayTransport:
         # As fast as possible, consecutive serial reads are decoded in bigger pieces: decoding
         # does not depend on where reads were cut (a property test proves it), and per-call
         # overhead dominates a capture of many small reads.  BLE notifications stay one per feed.
-        self.coalesce_bytes = 65536 if self.header.protocol != "polar" else 0
+        self.coalesce_bytes = 0 if get_protocol(self.header.protocol).packets_are_frames else 65536
 
     def open_first(self) -> None:
         pass
@@ -56,11 +57,20 @@ class ReplayTransport:
 
 
 def coalesced(items: Iterator[Packet | LinkEvent], limit: int) -> Iterator[Packet | LinkEvent]:
+    """Consecutive reads joined into pieces of about ``limit`` bytes (decoding does not depend on where
+    a byte stream was cut).  Around a link event the reads stay as received: the pending piece is
+    flushed before the event and the first read after it goes alone, because the decoder estimates
+    the hole from exactly those two reads' receive times (see ``decoder.Decoder``)."""
     pending: list[bytes] = []
     size = 0
     t_last = 0.0
+    alone = False
     for item in items:
         if isinstance(item, Packet):
+            if alone:
+                alone = False
+                yield item
+                continue
             pending.append(item.data)
             size += len(item.data)
             t_last = item.t_host
@@ -71,6 +81,7 @@ def coalesced(items: Iterator[Packet | LinkEvent], limit: int) -> Iterator[Packe
         if pending:
             yield Packet(b"".join(pending), t_last)
             pending, size = [], 0
+        alone = True
         yield item
     if pending:
         yield Packet(b"".join(pending), t_last)

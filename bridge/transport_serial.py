@@ -14,9 +14,10 @@ from typing import Iterator
 import serial
 
 from .blocks import LinkEvent, Packet
+from .errors import SourceError
 
 
-class TransportError(Exception):
+class TransportError(SourceError):
     """The source cannot be opened at all (wrong path, no permission)."""
 
 

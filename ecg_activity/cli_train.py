@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import Fail, positive
+from .args import positive
+from .bridge.errors import EcgActivityError as Fail
 
 
 def _say(msg: str) -> None:
@@ -119,8 +120,8 @@ def cmd_quantize(a: argparse.Namespace) -> int:
                           "holdout_subjects": info["holdout"], "epochs": info["epochs"], "seed": info["seed"],
                           "parameters": info["parameters"],
                           **ModelSpec.from_training(info).to_dict()}}
-    meta = write_model(a.output, tfl, info["task"], tuple(info["labels"]), cfg, extra)
-    _say(f"wrote {a.output} ({meta['tflite_bytes']} bytes, int8) and {Path(a.output).with_suffix('.json').name}")
+    meta = write_model(a.output, tfl, info["task"], tuple(info["labels"]), cfg, extra["training"])
+    _say(f"wrote {a.output} ({meta.tflite_bytes} bytes, int8) and {Path(a.output).with_suffix('.json').name}")
     return 0
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from ..bridge.errors import EcgActivityError
+
 BACKENDS = ("litert", "tflite_runtime", "tensorflow")
 _MODULES = {
     "litert": "ai_edge_litert.interpreter",
@@ -17,7 +19,7 @@ _MODULES = {
 }
 
 
-class BackendError(Exception):
+class BackendError(EcgActivityError):
     pass
 
 

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         old = o["render_ms"] + o["infer_ms"]
         print(f"old approach: PNG render {o['render_ms']:.1f} ms + {o['params'] / 1e6:.1f}M-parameter float CNN "
               f"{o['infer_ms']:.1f} ms = {old:.1f} ms per window; new is {old / (pre + inv):.0f}x faster, "
-              f"{o['params'] / max(1, bundle.meta.get('training', {}).get('parameters') or 1):.0f}x fewer parameters")
+              f"{o['params'] / max(1, bundle.meta.training.get('parameters') or 1):.0f}x fewer parameters")
 
 
 if __name__ == "__main__":

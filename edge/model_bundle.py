@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -20,13 +20,11 @@ import numpy as np
 
 from ..models import DEFAULT_MODEL, MODELS_DIR  # noqa: F401  (re-exported)
 from .backends import BackendError, interpreter_class
+from .model_meta import FORMAT, ModelError, ModelMeta  # noqa: F401  (re-exported)
 from .preprocess import PreprocessConfig
 
-FORMAT = "ecg-activity-model/1"
-
-
-class ModelError(Exception):
-    pass
+#: no shipped or calibrated model comes near this; anything bigger is refused before it is read
+MAX_MODEL_BYTES = 16 << 20
 
 
 @contextlib.contextmanager
@@ -53,36 +51,43 @@ def metadata_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def sha256_file(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks (memory stays flat whatever its size)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @dataclass
 class ModelBundle:
+    """An int8 model ready to run: its interpreter, metadata and preprocessing, checked against each other."""
+
     path: Path
     labels: tuple[str, ...]
     cfg: PreprocessConfig
-    meta: dict
+    meta: ModelMeta
     interpreter: object
     backend: str
 
+    @property
+    def name(self) -> str:
+        return self.path.name
+
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, backend: str = "auto") -> "ModelBundle":
+        """Load and cross-check ``NAME.tflite`` with ``NAME.json``; raises ModelError with one line."""
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist")
-        mpath = metadata_path(path)
-        if not mpath.is_file():
-            raise ModelError(f"model {path.name} has no metadata file {mpath.name} beside it")
-        try:
-            meta = json.loads(mpath.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ModelError(f"{mpath}: metadata is not valid JSON ({e})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ModelError(f"{mpath}: not ecg-activity model metadata (format {FORMAT!r} expected)")
-        digest = sha256_file(path)
-        if meta.get("tflite_sha256") != digest:
-            raise ModelError(f"{path.name} does not match its metadata (SHA-256 differs): refusing a mismatched model")
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ModelError(f"{path.name} is {size >> 20} MiB; models are at most {MAX_MODEL_BYTES >> 20} MiB")
+        meta = ModelMeta.read(metadata_path(path))
+        if meta.tflite_bytes != size or meta.tflite_sha256 != sha256_file(path):
+            raise ModelError(f"{path.name} does not match its metadata (size or SHA-256 differs): "
+                             "refusing a mismatched model")
         try:
             Interpreter, name = interpreter_class(backend)
         except BackendError as e:
@@ -93,8 +98,7 @@ class ModelBundle:
                 interp.allocate_tensors()
         except Exception as e:  # the interpreters raise ValueError/RuntimeError for bad flatbuffers
             raise ModelError(f"{path.name} is not a loadable TFLite model ({str(e).splitlines()[0]})") from None
-        cfg = PreprocessConfig.from_dict(meta["preprocess"])
-        labels = tuple(meta["labels"])
+        cfg, labels = meta.preprocess, meta.labels
         inp = interp.get_input_details()[0]
         out = interp.get_output_details()[0]
         want = (1, *cfg.shape, 1)
@@ -109,7 +113,7 @@ class ModelBundle:
 
     def check_stream(self, rate_hz: float) -> None:
         """Any rate can be resampled; a rate too low to hold the model's band cannot."""
-        if rate_hz < 2 * self.cfg.fmax_hz:
+        if not math.isfinite(rate_hz) or rate_hz < 2 * self.cfg.fmax_hz:
             raise ModelError(f"the stream's {rate_hz:g} Hz cannot carry the model's 0-{self.cfg.fmax_hz:g} Hz band")
 
     def predict(self, spec: np.ndarray) -> np.ndarray:

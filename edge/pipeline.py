@@ -28,6 +28,7 @@ class WindowResult:
     hr_bpm: float | None
     quality: float
     flags: list[str] = field(default_factory=list)
+    missing_fraction: float = 0.0     # share of the window lost in short gaps and bridged before classifying
     compute_ms: float = 0.0
     truth: str | None = None          # known only for a virtual wearable: what its recording shows
 
@@ -39,6 +40,7 @@ class WindowResult:
             d["probabilities"] = {k: round(v, 4) for k, v in d["probabilities"].items()}
         d["hr_bpm"] = None if self.hr_bpm is None else round(self.hr_bpm, 1)
         d["quality"] = round(self.quality, 3)
+        d["missing_fraction"] = round(self.missing_fraction, 4)
         d["compute_ms"] = round(self.compute_ms, 3)
         return json.dumps(d)
 
@@ -62,10 +64,13 @@ class ActivityPipeline:
         return [self.classify(w) for w in self.windower.push(block)]
 
     def classify(self, w: Window) -> WindowResult:
+        """A flagged window gets no decision, no heart rate and, once the smoothing horizon has
+        passed without a clean window, no smoothed decision either: nothing is carried over
+        from before the trouble as if it were still true."""
         t0 = time.perf_counter()
-        hr = heart_rate(w.samples, w.rate_hz)
-        probs = None
+        probs = hr = None
         if w.clean:
+            hr = heart_rate(w.samples, w.rate_hz)
             probs = self.bundle.predict(spectrogram(w.samples, w.rate_hz, self.bundle.cfg))
         smoothed, _ = self.smoother.update(probs)
         ms = (time.perf_counter() - t0) * 1e3
@@ -80,4 +85,5 @@ class ActivityPipeline:
         return WindowResult(
             t=w.t_host, end_s=w.end_index / w.rate_hz, activity=activity,
             probabilities=None if probs is None else {k: float(v) for k, v in zip(labels, probs)},
-            smoothed=smoothed, hr_bpm=hr.bpm, quality=hr.quality, flags=list(w.flags), compute_ms=ms)
+            smoothed=smoothed, hr_bpm=hr.bpm if hr else None, quality=hr.quality if hr else 0.0,
+            flags=list(w.flags), missing_fraction=w.missing_fraction, compute_ms=ms)

@@ -9,6 +9,7 @@ is why a streaming run and an offline run give the same numbers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -62,6 +63,20 @@ class PreprocessConfig:
         return int(np.sum(np.fft.rfftfreq(self.nperseg, 1.0 / self.rate_hz) <= self.fmax_hz)) - 1
 
     def __post_init__(self):
+        for name in ("rate_hz", "window_s", "hop_s", "fmax_hz", "slow_fmax_hz", "beat_fmin_hz", "beat_fmax_hz"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > 1e5:
+                raise ValueError(f"{name} {v!r} is not a positive number")
+        for name in ("nperseg", "step", "slow_nperseg", "slow_decimate"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "slow_nperseg" else 1) or v > 1 << 20:
+                raise ValueError(f"{name} {v!r} is not a whole number in range")
+        if self.nperseg < 8 or self.step > self.nperseg or self.fmax_hz >= self.rate_hz / 2 \
+                or self.window_samples < self.nperseg or self.window_samples > 1 << 22 or self.n_freqs < 1:
+            raise ValueError(f"nperseg {self.nperseg}, step {self.step}, fmax {self.fmax_hz:g} Hz and window "
+                             f"{self.window_s:g} s do not make a spectrogram at {self.rate_hz:g} Hz")
+        if not isinstance(self.beat_rows, bool):
+            raise ValueError("beat_rows is not true or false")
         q = self.slow_decimate
         if self.slow_edge not in ("reflect", "clamp") or self.norm not in ("block", "common"):
             raise ValueError(f"unknown slow_edge {self.slow_edge!r} or norm {self.norm!r}")
@@ -100,6 +115,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PreprocessConfig":
+        """Validated (``__post_init__``): raises ValueError naming the first bad field."""
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 

@@ -10,11 +10,20 @@ import numpy as np
 class DecisionSmoother:
     def __init__(self, labels: tuple[str, ...], windows: int = 5) -> None:
         self.labels = labels
-        self._recent: deque[np.ndarray] = deque(maxlen=max(1, windows))
+        self.horizon = max(1, windows)
+        self._recent: deque[np.ndarray] = deque(maxlen=self.horizon)
+        self._flagged_run = 0
 
     def update(self, probs: np.ndarray | None) -> tuple[str | None, np.ndarray | None]:
-        """Add a window's probabilities (None for a flagged window, which adds nothing)."""
-        if probs is not None:
+        """Add a window's probabilities.  A flagged window (None) adds nothing; as many flagged
+        windows in a row as the horizon forget the past, so the smoothed decision goes blank
+        rather than repeating what was true before the trouble."""
+        if probs is None:
+            self._flagged_run += 1
+            if self._flagged_run >= self.horizon:
+                self._recent.clear()
+        else:
+            self._flagged_run = 0
             self._recent.append(np.asarray(probs, dtype=np.float64))
         if not self._recent:
             return None, None

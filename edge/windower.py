@@ -1,4 +1,11 @@
-"""Sample blocks -> overlapping analysis windows, with gaps and bad samples marked, never hidden."""
+"""Sample blocks -> overlapping analysis windows, with gaps and bad samples marked, never hidden.
+
+A window with a few short holes (lost frames) is bridged (``edge.repair``) and
+carries its missing fraction; a window with long holes, lead-off, ADC
+saturation, clipping, a flat line or non-finite samples is flagged and never
+classified.  A hole longer than a window is skipped in one step, however long
+it claims to be.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ import numpy as np
 
 from ..bridge.blocks import FLAG_LEAD_OFF, FLAG_SATURATED, SampleBlock
 from ..bridge.int24 import INT24_MAX, INT24_MIN
+from .repair import bridge_gaps, repairable
+from .signal_checks import signal_problems
 
 SATURATION_MARGIN = 16          # counts from the 24-bit rails that count as clipped
 
@@ -19,6 +28,7 @@ class Window:
     end_index: int               # stream index one past the window's last sample
     t_host: float                # host receive time of the newest sample
     flags: list[str] = field(default_factory=list)
+    missing_fraction: float = 0.0  # share of samples that were lost and bridged
 
     @property
     def clean(self) -> bool:
@@ -30,11 +40,14 @@ class Windower:
         self.rate_hz = rate_hz
         self.size = int(round(window_s * rate_hz))
         self.hop = int(round(hop_s * rate_hz))
+        if self.size < 1 or self.hop < 1:
+            raise ValueError(f"window {window_s:g} s and hop {hop_s:g} s are too short at {rate_hz:g} Hz")
         self.channel = channel
+        keep = self.size + self.hop
         self._x = np.zeros(0)
         self._gap = np.zeros(0, dtype=bool)
-        self._leadoff = np.zeros(0, dtype=bool)
-        self._sat = np.zeros(0, dtype=bool)
+        self._bad = np.zeros(0, dtype=np.uint8)     # bit 0 lead-off, bit 1 saturated
+        self._keep = keep
         self._end = 0                 # stream index one past the newest sample held
         self._next_emit: int | None = None
 
@@ -47,31 +60,35 @@ class Windower:
             out += self._push(block, i, min(block.n, i + self.hop))
         return out
 
+    def _skip_gap(self, first_index: int) -> None:
+        """A hole longer than a window: nothing before it can complete a window, start afresh after it."""
+        self._x = np.zeros(0)
+        self._gap = np.zeros(0, dtype=bool)
+        self._bad = np.zeros(0, dtype=np.uint8)
+        self._end = first_index
+        self._next_emit = None
+
     def _push(self, block: SampleBlock, a: int, b: int) -> list[Window]:
         raw = block.samples[a:b, self.channel]
         first_index = block.first_index + a
         scale = block.mv_per_count if block.mv_per_count > 0 else 1.0
-        gap = min(first_index - self._end, self.size) if self._next_emit is not None else 0
-        parts_x = [self._x]
-        parts_gap = [self._gap]
-        parts_lo = [self._leadoff]
-        parts_sat = [self._sat]
+        if self._next_emit is not None and first_index - self._end >= self.size:
+            self._skip_gap(first_index)
+        gap = first_index - self._end if self._next_emit is not None else 0
+        xs, gaps, bads = [self._x], [self._gap], [self._bad]
         if gap > 0:
-            # lost samples occupy their true place in time, as zeros marked "gap"
-            parts_x.append(np.zeros(gap))
-            parts_gap.append(np.ones(gap, dtype=bool))
-            parts_lo.append(np.zeros(gap, dtype=bool))
-            parts_sat.append(np.zeros(gap, dtype=bool))
-        parts_x.append(raw.astype(np.float64) * scale)
-        parts_gap.append(np.zeros(raw.size, dtype=bool))
-        parts_lo.append(np.full(raw.size, bool(block.flags & FLAG_LEAD_OFF)))
+            # lost samples occupy their true place in time, marked "missing"
+            xs.append(np.zeros(gap))
+            gaps.append(np.ones(gap, dtype=bool))
+            bads.append(np.zeros(gap, dtype=np.uint8))
+        xs.append(raw.astype(np.float64) * scale)
+        gaps.append(np.zeros(raw.size, dtype=bool))
         sat = (raw >= INT24_MAX - SATURATION_MARGIN) | (raw <= INT24_MIN + SATURATION_MARGIN)
-        parts_sat.append(sat | bool(block.flags & FLAG_SATURATED))
-        keep = self.size + self.hop
-        self._x = np.concatenate(parts_x)[-keep:]
-        self._gap = np.concatenate(parts_gap)[-keep:]
-        self._leadoff = np.concatenate(parts_lo)[-keep:]
-        self._sat = np.concatenate(parts_sat)[-keep:]
+        sat |= bool(block.flags & FLAG_SATURATED)
+        bads.append((np.uint8(1) if block.flags & FLAG_LEAD_OFF else np.uint8(0)) | (sat.astype(np.uint8) << 1))
+        self._x = np.concatenate(xs)[-self._keep:]
+        self._gap = np.concatenate(gaps)[-self._keep:]
+        self._bad = np.concatenate(bads)[-self._keep:]
         self._end = first_index + raw.size
         if self._next_emit is None:
             self._next_emit = first_index + self.size
@@ -81,13 +98,25 @@ class Windower:
             hi = self._x.size - back
             lo = hi - self.size
             if lo >= 0:
-                flags = []
-                if self._gap[lo:hi].any():
-                    flags.append("gap")
-                if self._leadoff[lo:hi].any():
-                    flags.append("lead_off")
-                if self._sat[lo:hi].any():
-                    flags.append("saturated")
-                out.append(Window(self._x[lo:hi].copy(), self.rate_hz, self._next_emit, block.t_host, flags))
+                out.append(self._window(lo, hi, block.t_host))
             self._next_emit += self.hop
         return out
+
+    def _window(self, lo: int, hi: int, t_host: float) -> Window:
+        x = self._x[lo:hi]
+        missing = self._gap[lo:hi]
+        bad = self._bad[lo:hi]
+        flags, frac = [], 0.0
+        if missing.any():
+            if repairable(missing, self.rate_hz):
+                frac = float(missing.mean())
+                x = bridge_gaps(x, missing)
+            else:
+                flags.append("gap")
+        if (bad & 1).any():
+            flags.append("lead_off")
+        if (bad & 2).any():
+            flags.append("saturated")
+        real = x if not missing.any() else self._x[lo:hi][~missing]
+        flags += [f for f in signal_problems(real, self.rate_hz) if f not in flags]
+        return Window(x.copy(), self.rate_hz, self._next_emit, t_host, flags, frac)

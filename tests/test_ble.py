@@ -11,7 +11,8 @@ from ecg_activity.bridge.protocols import make_decoder
 from ecg_activity.bridge.simulator import FaultPlan, device_samples
 from ecg_activity.bridge.simulator_ble import VirtualPolarH10
 from ecg_activity.bridge.stream import stream_blocks
-from ecg_activity.bridge.transport_ble import NUS_TX, BleTransport
+from ecg_activity.bridge.protocol_frame import NUS_TX
+from ecg_activity.bridge.transport_ble import BleTransport
 from ecg_activity.bridge.transport_serial import TransportError
 
 

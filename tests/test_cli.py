@@ -140,4 +140,4 @@ def test_devices_without_a_radio():
 
 def test_simulate_polar_explains_itself():
     p = cli("simulate", "--protocol", "polar")
-    assert p.returncode == 1 and "sim:polar" in p.stderr
+    assert p.returncode == 2 and "sim:polar" in p.stderr

@@ -79,16 +79,22 @@ def test_slow_rows_see_the_rhythms_the_qrs_band_cannot():
         preprocess.PreprocessConfig(slow_nperseg=100)
 
 
-def test_gap_and_lead_off_windows_are_flagged():
+def test_short_gaps_are_bridged_long_gaps_and_lead_off_flagged():
     w = Windower(5.0, 1.0, 250.0)
-    x = np.arange(250 * 20, dtype=np.int32)[:, None]
+    x = (np.arange(250 * 20) % 97).astype(np.int32)[:, None]      # never flat, never pinned
     out = w.push(SampleBlock(x[:2500], 250.0, 1.0, 0.0))
     assert out and all(o.clean for o in out)
     out = w.push(SampleBlock(x[2600:3000], 250.0, 1.0, 1.0, gap_before=100, first_index=2600))
-    assert out and all("gap" in o.flags for o in out)
-    out = w.push(SampleBlock(x[3000:5000], 250.0, 1.0, 2.0, first_index=3000, flags=FLAG_LEAD_OFF))
+    # 0.4 s missing of a 5 s window: bridged by a straight line, classified, the missing share carried
+    assert out and all(o.clean and o.missing_fraction == 100 / 1250 for o in out)
+    i = np.arange(2500, 2600)
+    expect = x[2499, 0] + (x[2600, 0] - x[2499, 0]) * (i - 2499) / 101
+    np.testing.assert_allclose(out[0].samples[i - (out[0].end_index - 1250)], expect)
+    out = w.push(SampleBlock(x[3200:3300], 250.0, 1.0, 1.5, gap_before=200, first_index=3200))
+    assert out and all("gap" in o.flags for o in out)          # 0.8 s in one piece: too long to bridge
+    out = w.push(SampleBlock(x[3300:5000], 250.0, 1.0, 2.0, first_index=3300, flags=FLAG_LEAD_OFF))
     assert all("lead_off" in o.flags for o in out)
-    assert [o.end_index for o in out] == list(range(3250, 5001, 250))
+    assert [o.end_index for o in out] == list(range(3500, 5001, 250))
     sat = x[:1500].copy()
     sat[700] = (1 << 23) - 1
     w2 = Windower(5.0, 1.0, 250.0)
@@ -141,12 +147,13 @@ def test_bad_models_are_refused_clearly(tmp_path):
     (tmp_path / "nometa.tflite").write_bytes(good)
     cases["nometa.tflite"] = "no metadata file"
     (tmp_path / "bad.tflite").write_bytes(good[:1000])
-    (tmp_path / "bad.json").write_text(json.dumps({**meta, "tflite_sha256": "0"}))
+    (tmp_path / "bad.json").write_text(json.dumps({**meta, "tflite_sha256": "0" * 64}))
     cases["bad.tflite"] = "does not match its metadata"
     junk = b"not a flatbuffer at all" * 10
     (tmp_path / "junk.tflite").write_bytes(junk)
     import hashlib
-    (tmp_path / "junk.json").write_text(json.dumps({**meta, "tflite_sha256": hashlib.sha256(junk).hexdigest()}))
+    (tmp_path / "junk.json").write_text(json.dumps({**meta, "tflite_sha256": hashlib.sha256(junk).hexdigest(),
+                                                     "tflite_bytes": len(junk)}))
     cases["junk.tflite"] = "not a loadable TFLite model"
     (tmp_path / "other.tflite").write_bytes(good)
     wrong = {**meta["preprocess"], "window_s": 2 * meta["preprocess"]["window_s"]}

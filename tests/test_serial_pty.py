@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ecg_activity.bridge.capture_decode import decode_capture
-from ecg_activity.bridge.protocols import make_decoder
+from ecg_activity.bridge.protocols import get_protocol, make_decoder
 from ecg_activity.bridge.simulator import FaultPlan, PtyWearable, device_samples
 from ecg_activity.bridge.stream import stream_blocks
 from ecg_activity.bridge.transport_serial import SerialTransport, TransportError
@@ -59,7 +59,8 @@ def test_watchdog_reconnects_and_redoes_the_attys_handshake(demo_recording):
     sim = PtyWearable(demo_recording, "attys", speed=10, faults=FaultPlan(pause_at_s=30, pause_s=25))
     threading.Thread(target=sim.run, daemon=True).start()
     dec = make_decoder("attys")
-    tr = SerialTransport(sim.path, startup_commands=dec.startup_commands, start_command=dec.start_command,
+    proto = get_protocol("attys")
+    tr = SerialTransport(sim.path, startup_commands=proto.startup_commands(250), start_command=proto.start_command,
                          watchdog_s=1.0, backoff_s=(0.1,))
     blocks, events, before_first_event = [], [], []
     try:

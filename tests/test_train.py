@@ -34,7 +34,7 @@ def test_quick_training_run_end_to_end(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     b = ModelBundle.load(tmp_path / "rr.tflite")
     assert b.labels == ("rest", "run") and b.path.stat().st_size < 100_000
-    assert b.meta["input"]["dtype"] == "int8" and b.meta["training"]["holdout_subjects"] == ["motion-04"]
+    assert b.meta.input.dtype == "int8" and b.meta.training["holdout_subjects"] == ["motion-04"]
     p = cli("bench", "--model", str(tmp_path / "rr.tflite"), "--quick", "-o", str(tmp_path / "rep" / "rr"),
             timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
@@ -77,14 +77,14 @@ def test_shipped_model_card_matches_a_rerun(name):
 
     path = MODELS_DIR / f"{name}.tflite"
     b = ModelBundle.load(path)
-    card = b.meta.get("card")
+    card = b.meta.card
     assert card, f"{name}.json has no model card (run: ecg-activity bench --model {path} --update-card)"
-    hold = b.meta["training"]["holdout_subjects"]
-    ws = motion_windows(b.meta["task"], b.cfg, subjects={h.split("-")[1] for h in hold})
+    hold = b.meta.training["holdout_subjects"]
+    ws = motion_windows(b.meta.task, b.cfg, subjects={h.split("-")[1] for h in hold})
     pred = np.array([np.argmax(b.predict(x)) for x in ws.x])
     acc = float(np.mean(pred == ws.y))
     assert acc == pytest.approx(card["shipped"]["holdout"]["accuracy"], abs=1e-9)
-    assert card["shipped"]["sha256"] == b.meta["tflite_sha256"]
+    assert card["shipped"]["sha256"] == b.meta.tflite_sha256
     assert (MODELS_DIR / f"{name}.md").read_text().count(f"{acc:.3f}") >= 1
 
 

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from ..edge.model_bundle import ModelBundle, metadata_path
+from ..edge.model_meta import ModelMeta
 
 from . import datasets, metrics
 from .evaluate import leaky_random_split, loso
@@ -28,11 +29,11 @@ def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
     path = bundle.path
     raw = np.random.default_rng(0).standard_normal(int(bundle.cfg.window_s * bundle.cfg.rate_hz))
     pre_ms, inv_ms = window_latency(bundle, [raw] * runs)
-    out = {"file": path.name, "bytes": path.stat().st_size, "sha256": bundle.meta["tflite_sha256"],
-           "parameters": bundle.meta.get("training", {}).get("parameters"), "latency_runs": runs,
+    out = {"file": path.name, "bytes": path.stat().st_size, "sha256": bundle.meta.tflite_sha256,
+           "parameters": bundle.meta.training.get("parameters"), "latency_runs": runs,
            "preprocess_ms": pre_ms, "invoke_ms": inv_ms, "backend": bundle.backend}
     out["window_ms"] = out["preprocess_ms"] + out["invoke_ms"]
-    hold = bundle.meta.get("training", {}).get("holdout_subjects") or []
+    hold = bundle.meta.training.get("holdout_subjects") or []
     mask = np.isin(ws.subjects, hold)
     if mask.any():
         p = np.array([np.argmax(bundle.predict(x)) for x in ws.x[mask]])
@@ -44,7 +45,7 @@ def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
 def model_spec(bundle: ModelBundle):
     from .model import ModelSpec
 
-    return ModelSpec.from_training(bundle.meta.get("training", {}))
+    return ModelSpec.from_training(bundle.meta.training)
 
 
 def float_latency_ms(bundle: ModelBundle, runs: int = 50) -> float:
@@ -90,9 +91,9 @@ def run_bench(model: str, dataset: str = "motion", epochs: int | None = None, qu
 
     t0 = time.time()
     bundle = ModelBundle.load(model)
-    task = bundle.meta["task"]
+    task = bundle.meta.task
     cfg = bundle.cfg
-    epochs = 2 if quick else (epochs or bundle.meta.get("training", {}).get("epochs", 25))
+    epochs = 2 if quick else (epochs or bundle.meta.training.get("epochs", 25))
     subjects = {"01", "02", "03", "04"} if quick else None
     ws = motion_windows(task, cfg, subjects=subjects)
     progress(f"{task}: {len(ws)} windows from {len(set(ws.subjects))} subjects; leave-one-subject-out, "
@@ -152,11 +153,10 @@ def write_card(bundle: ModelBundle, res: dict) -> None:
         "licence": "model: GPL-3.0-or-later (trained on GPL-3.0 data)",
         "bench_wall_time_s": res["wall_time_s"],
     }
-    mpath = metadata_path(bundle.path)
-    meta = json.loads(mpath.read_text())
-    meta["card"] = card
-    mpath.write_text(json.dumps(meta, indent=2) + "\n")
-    bundle.path.with_suffix(".md").write_text(card_markdown(meta))
+    meta = ModelMeta.read(metadata_path(bundle.path))
+    meta.card = card
+    meta.write(metadata_path(bundle.path))
+    bundle.path.with_suffix(".md").write_text(card_markdown(meta.to_dict()))
 
 
 def _slow_text(pp: dict) -> str:

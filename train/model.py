@@ -85,17 +85,18 @@ FREQ_MASK = 6          # at most this many frequency rows blanked per training e
 TIME_MASK = 12         # at most this many time frames blanked per training example
 
 
-def _masked_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
-    """SpecAugment-style masking: one random frequency band and one time span set to 0 (the
-    per-window mean).  It stops the network from leaning on any one band or beat, which is
-    what generalises to people it never saw (measured: +7 points on the hardest subjects).
-    Stateless random ops keyed on (seed, position) keep training reproducible."""
+def _dataset(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, batch_size: int, seed: int, augment: bool,
+             shuffle: bool = True):
+    """tf.data pipeline; with ``augment``, SpecAugment-style masking: one random frequency band and one
+    time span set to 0 (the per-window mean).  It stops the network from leaning on any one band or
+    beat, which is what generalises to people it never saw (measured: +7 points on the hardest
+    subjects).  Stateless random ops keyed on (seed, position) keep training reproducible."""
     import tensorflow as tf
 
     n_f, n_t = x.shape[1], x.shape[2]
 
-    def mask(i, xy):
-        xi, yi = xy
+    def mask(i, item):
+        xi = item[0]
         r = tf.random.stateless_uniform((4,), seed=tf.stack([tf.constant(seed, tf.int64), i]), dtype=tf.float32)
         f0 = tf.cast(r[0] * (n_f - FREQ_MASK), tf.int32)
         fw = tf.cast(r[1] * (FREQ_MASK + 1), tf.int32)
@@ -104,11 +105,50 @@ def _masked_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
         fi = tf.range(n_f)[:, None]
         ti = tf.range(n_t)[None, :]
         m = ((fi >= f0) & (fi < f0 + fw)) | ((ti >= t0) & (ti < t0 + tw))
-        return tf.where(m[..., None], tf.zeros_like(xi), xi), yi
+        return (tf.where(m[..., None], tf.zeros_like(xi), xi), *item[1:])
 
-    ds = tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32), y))
-    ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True).enumerate().map(mask)
+    parts = (x[..., None].astype(np.float32), t.astype(np.float32)) + (() if w is None else (w.astype(np.float32),))
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    if shuffle:
+        ds = ds.shuffle(len(t), seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        ds = ds.enumerate().map(mask)
     return ds.batch(batch_size)
+
+
+def targets(y: np.ndarray, n_classes: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Training targets that say which classes a window's dataset can show: 2 for the true class,
+    1 for the other classes its dataset has, 0 for classes it lacks."""
+    t = np.ones((len(y), n_classes), np.float32) if allowed is None else allowed.astype(np.float32)
+    t[np.arange(len(y)), y] = 2.0
+    return t
+
+
+def partial_crossentropy(t, p):
+    """Cross-entropy over the classes a window's dataset can show (softmax renormalised over them):
+    -log p(true) + log sum p(allowed).  With every class allowed it is the usual cross-entropy; a
+    dataset without "rest" then never teaches that its windows are not rest."""
+    import tensorflow as tf
+
+    eps = 1e-7
+    true = tf.reduce_sum(p * tf.cast(t > 1.5, p.dtype), axis=-1)
+    allowed = tf.reduce_sum(p * tf.cast(t > 0.5, p.dtype), axis=-1)
+    return -tf.math.log(true + eps) + tf.math.log(allowed + eps)
+
+
+def target_accuracy(t, p):
+    import tensorflow as tf
+
+    return tf.cast(tf.equal(tf.argmax(t, -1), tf.argmax(p, -1)), tf.float32)
+
+
+def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Per-window weights giving every (dataset, class) cell the same total weight (mean 1)."""
+    keys = np.asarray(y).astype(str) if groups is None else np.char.add(np.asarray(groups).astype(str),
+                                                                        "/" + np.asarray(y).astype(str))
+    _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inv]
+    return (w * len(w) / w.sum()).astype(np.float32)
 
 
 def build_model(n_classes: int, shape: tuple[int, int], spec: ModelSpec = ModelSpec()):
@@ -127,30 +167,31 @@ def ensemble(members: list):
 
 def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0, batch_size: int = 64,
         validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 0,
-        spec: ModelSpec = ModelSpec()):
-    """Deterministic training (fixed seeds, class-balanced weights): the same run gives the same model.
+        spec: ModelSpec = ModelSpec(), allowed: np.ndarray | None = None, groups: np.ndarray | None = None):
+    """Deterministic training (fixed seeds, balanced weights): the same run gives the same model.
 
-    With several members each is trained on its own (seeds seed, seed+1, ...), so they err differently
-    and their average is steadier on people none of them saw; the history is the members' mean."""
+    ``allowed`` (windows x classes, bool) says which classes each window's dataset can show
+    (``partial_crossentropy``); ``groups`` (each window's dataset) balances the weights per
+    (dataset, class), so a big dataset does not drown a small one.  With several members each is
+    trained on its own (seeds seed, seed+1, ...), so they err differently and their average is
+    steadier on people none of them saw; the history is the members' mean."""
     if spec.members > 1:
         single = ModelSpec(spec.filters, spec.head, spec.augment)
-        runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single)
+        runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single, allowed, groups)
                 for i in range(spec.members)]
         hist = {key: np.mean([h[key] for _, h in runs], axis=0).tolist() for key in runs[0][1]}
         return ensemble([m for m, _ in runs]), hist
     k = keras()
     k.utils.set_random_seed(seed)
     model = build_cnn(n_classes, x.shape[1:3], filters=spec.filters, head=spec.head)
-    counts = np.bincount(y, minlength=n_classes).astype(float)
-    weights = {i: (len(y) / (n_classes * c) if c else 0.0) for i, c in enumerate(counts)}
-    val = None if validation is None else (validation[0][..., None], validation[1])
-    if spec.augment:
-        hist = model.fit(_masked_dataset(x, y, batch_size, seed), epochs=epochs, verbose=verbose,
-                         class_weight=weights, validation_data=val)
-    else:
-        hist = model.fit(x[..., None], y, epochs=epochs, batch_size=batch_size, verbose=verbose, shuffle=True,
-                         class_weight=weights, validation_data=val)
-    return model, hist.history
+    model.compile(k.optimizers.Adam(2e-3), partial_crossentropy, metrics=[target_accuracy])
+    train = _dataset(x, targets(y, n_classes, allowed), balanced_weights(y, groups), batch_size, seed, spec.augment)
+    val = None
+    if validation is not None:
+        val = _dataset(validation[0], targets(validation[1], n_classes), None, 256, seed, False, shuffle=False)
+    hist = model.fit(train, epochs=epochs, verbose=verbose, validation_data=val)
+    h = {key.replace("target_accuracy", "accuracy"): v for key, v in hist.history.items()}
+    return model, h
 
 
 def predict_float(model, x: np.ndarray) -> np.ndarray:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..edge.model_bundle import FORMAT, metadata_path, sha256_file
+from ..edge.model_bundle import metadata_path, sha256_file
+from ..edge.model_meta import ModelMeta, Quantization
 from ..edge.preprocess import PreprocessConfig
 
 
@@ -32,37 +32,26 @@ def to_int8(model, representative: np.ndarray, n_rep: int = 300, seed: int = 0) 
     return conv.convert()
 
 
-def input_quantization(tflite: bytes) -> dict:
+def quantization(tflite: bytes) -> tuple[Quantization, Quantization]:
+    """(input, output) int8 quantisation of a converted model, as the edge interpreter reads it."""
     from ..edge.backends import interpreter_class
 
     Interpreter, _ = interpreter_class()
     it = Interpreter(model_content=tflite)
-    d = it.get_input_details()[0]
-    o = it.get_output_details()[0]
-    return {"input": {"dtype": "int8", "shape": [int(v) for v in d["shape"]],
-                      "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])},
-            "output": {"dtype": "int8", "shape": [int(v) for v in o["shape"]],
-                       "scale": float(o["quantization"][0]), "zero_point": int(o["quantization"][1])}}
+
+    def q(d) -> Quantization:
+        return Quantization("int8", tuple(int(v) for v in d["shape"]), float(d["quantization"][0]),
+                            int(d["quantization"][1]))
+    return q(it.get_input_details()[0]), q(it.get_output_details()[0])
 
 
 def write_model(path: str | Path, tflite: bytes, task: str, labels: tuple[str, ...], cfg: PreprocessConfig,
-                extra: dict | None = None) -> dict:
-    """Writes NAME.tflite and NAME.json (metadata + model card fields)."""
+                training: dict | None = None, **extra) -> ModelMeta:
+    """Writes NAME.tflite and its metadata NAME.json (the one place a model's metadata is created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(tflite)
-    meta = {
-        "format": FORMAT,
-        "task": task,
-        "labels": list(labels),
-        "rate_hz": cfg.rate_hz,
-        "window_s": cfg.window_s,
-        "hop_s": cfg.hop_s,
-        "preprocess": cfg.to_dict(),
-        **input_quantization(tflite),
-        "tflite_bytes": len(tflite),
-        "tflite_sha256": sha256_file(path),
-        **(extra or {}),
-    }
-    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n")
+    inp, out = quantization(tflite)
+    meta = ModelMeta(task, tuple(labels), cfg, inp, out, len(tflite), sha256_file(path), training or {}, **extra)
+    meta.write(metadata_path(path))
     return meta

@@ -1,0 +1,162 @@
+"""The one session loop behind ``record``, ``run``, ``replay`` and ``demo``: a source, optionally a
+classifier, and any number of sinks.
+
+    source --packets/events--> raw sinks (capture)          recorded before anything else
+           --decoder--> sample blocks --> sinks.on_block
+                        --> pipeline (windows, int8) --> sinks.on_window
+
+Nothing received is lost: raw sinks see every packet before it is decoded.
+The loop ends when the source ends, the duration is up or ``stop`` is set
+(Ctrl-C, SIGTERM, SIGHUP); sinks are closed in every case, a failing sink
+(disk full) stops the session with its one-line error, and a finite session
+that decoded nothing is an error, not a silent success.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from .bridge.blocks import LinkEvent, Packet, SampleBlock
+from .bridge.errors import NoDataError
+from .bridge.sources import OpenSource
+from .bridge.stream import LINK_LOST
+from .sinks import SessionInfo, Sink
+
+#: after this long with bytes arriving but no sample decoded, the user is told
+NO_DATA_WARNING_S = 5.0
+TICK_S = 0.25
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT/SIGHUP end the session cleanly (capture closed): systemd, Ctrl-C, a closed terminal."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def stop_after(stop: threading.Event, duration_s: float | None) -> None:
+    """Set ``stop`` after ``duration_s`` (waiting in slices, so any finite duration works)."""
+    if not duration_s:
+        return
+    deadline = time.monotonic() + duration_s
+
+    def wait() -> None:
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                stop.set()
+                return
+            stop.wait(min(left, 3600.0))
+    threading.Thread(target=wait, daemon=True, name="session-timer").start()
+
+
+@dataclass
+class SessionCounts:
+    bytes: int = 0
+    samples: int = 0
+    windows: int = 0
+
+
+class Session:
+    """``Session(source, sinks, pipeline).run()``; ``pipeline`` (an ``edge.pipeline.ActivityPipeline``)
+    is optional: without it the session only records and reports blocks."""
+
+    def __init__(self, source: OpenSource, sinks: list[Sink], pipeline=None, *, duration_s: float | None = None,
+                 stop: threading.Event | None = None, require_data: bool = True) -> None:
+        self.source = source
+        self.sinks = list(sinks)
+        self.pipeline = pipeline
+        self.duration_s = duration_s
+        self.stop = stop or source.transport.stop
+        self.require_data = require_data
+        self.counts = SessionCounts()
+        self._warned = False
+
+    def info(self) -> SessionInfo:
+        src, p = self.source, self.pipeline
+        return SessionInfo(header=src.header, title=src.title or src.header.source, kind=src.kind,
+                           labels=tuple(p.bundle.labels) if p else (), model=p.bundle.name if p else "",
+                           backend=p.bundle.backend if p else "", window_s=p.bundle.cfg.window_s if p else 0.0,
+                           hop_s=p.bundle.cfg.hop_s if p else 0.0, stats=src.decoder.stats)
+
+    def run(self) -> SessionCounts:
+        src = self.source
+        started: list[Sink] = []
+        try:
+            src.transport.open_first()
+            info = self.info()
+            for s in self.sinks:
+                s.on_start(info)
+                started.append(s)
+            stop_after(self.stop, self.duration_s)
+            self._loop()
+        finally:
+            errors = []
+            for s in reversed(started):
+                try:
+                    s.close()
+                except Exception as e:          # close them all; report the first failure
+                    errors.append(e)
+            src.close()
+            if errors and sys.exc_info()[0] is None:
+                raise errors[-1]
+        if self.require_data and self.counts.samples == 0:
+            what = f"{self.counts.bytes} bytes received" if self.counts.bytes else "nothing received"
+            raise NoDataError(f"no samples decoded from {src.title or src.header.source} ({what}; "
+                              f"is the protocol {src.protocol.name!r} right?)")
+        return self.counts
+
+    def _loop(self) -> None:
+        src, dec = self.source, self.source.decoder
+        raw = [s for s in self.sinks if s.raw]
+        t_first_byte = None
+        last_tick = 0.0
+        for item in src.transport:
+            if isinstance(item, Packet):
+                for s in raw:
+                    s.on_packet(item)
+                self.counts.bytes += len(item.data)
+                t_first_byte = t_first_byte or time.monotonic()
+                for block in dec.feed(item.data, item.t_host):
+                    self._block(block)
+            elif isinstance(item, LinkEvent):
+                for s in self.sinks:
+                    s.on_event(item)
+                if item.kind in LINK_LOST:
+                    dec.link_lost(item.t_host)
+                elif item.kind == "reconnect":
+                    dec.stats.reconnects += 1
+            now = time.monotonic()
+            if now - last_tick >= TICK_S:
+                last_tick = now
+                self._check_data(t_first_byte, now)
+                for s in self.sinks:
+                    s.on_tick(now)
+            if self.stop.is_set():
+                break
+
+    def _block(self, block: SampleBlock) -> None:
+        self.counts.samples += block.n
+        for s in self.sinks:
+            s.on_block(block)
+        if self.pipeline is None:
+            return
+        for r in self.pipeline.push(block):
+            r.truth = self.source.truth_at(int(round(r.end_s * block.rate_hz)) - 1)
+            self.counts.windows += 1
+            for s in self.sinks:
+                s.on_window(r)
+
+    def _check_data(self, t_first_byte: float | None, now: float) -> None:
+        if self._warned or self.counts.samples or t_first_byte is None or now - t_first_byte < NO_DATA_WARNING_S:
+            return
+        self._warned = True
+        text = (f"{self.counts.bytes} bytes received in {now - t_first_byte:.0f} s but no valid "
+                f"{self.source.protocol.name!r} frame: is --protocol right?")
+        for s in self.sinks:
+            s.on_notice(text)

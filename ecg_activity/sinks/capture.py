@@ -1,0 +1,43 @@
+"""``capture:FILE``: the raw stream, exactly as received, append-only (``bridge.capture``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..bridge.capture import CaptureWriter
+from ..bridge.errors import OutputError
+from . import SessionInfo, Sink
+
+
+class CaptureSink(Sink):
+    raw = True
+
+    def __init__(self, path: str) -> None:
+        if not path:
+            raise OutputError("capture: needs a file name (capture:walk1.ecgcap)")
+        self.path = path
+        if Path(path).exists() or Path(path).is_symlink():
+            # checked before the source opens, so a typo costs nothing; created exclusively later
+            raise OutputError(f"{path} already exists; captures are never overwritten")
+        self.writer: CaptureWriter | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "CaptureSink":
+        return cls(url.split(":", 1)[1])
+
+    def on_start(self, info: SessionInfo) -> None:
+        self.writer = CaptureWriter(self.path, info.header)
+
+    def on_packet(self, packet) -> None:
+        self.writer.write_packet(packet)
+
+    def on_event(self, event) -> None:
+        self.writer.write_event(event)
+
+    @property
+    def bytes_written(self) -> int:
+        return self.writer.bytes_written if self.writer else 0
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

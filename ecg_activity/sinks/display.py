@@ -1,0 +1,73 @@
+"""The live terminal view as a sink: keeps the view's state, redraws it a few times a second."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from ..edge.display import DisplayState, render
+from . import SessionInfo, Sink
+
+TRACE_S = 4.0
+
+
+class DisplaySink(Sink):
+    def __init__(self, console=None, recording: str | None = None, capture_sink=None) -> None:
+        self.console = console
+        self.recording = recording
+        self.capture_sink = capture_sink
+        self.state: DisplayState | None = None
+        self.live = None
+        self._trace_n = 0
+        self._last_draw = 0.0
+        self._replay = False
+        self.channel = 0
+
+    def on_start(self, info: SessionInfo) -> None:
+        from rich.live import Live
+
+        self._replay = info.kind == "replay"
+        self.state = DisplayState(labels=info.labels, source=info.title, model=info.model, backend=info.backend,
+                                  recording=self.recording, label=info.header.label,
+                                  trace_rate_hz=info.header.rate_hz, stats=info.stats)
+        self._trace_n = int(TRACE_S * info.header.rate_hz)
+        self.live = Live(render(self.state, self._width()), console=self.console, refresh_per_second=4,
+                         transient=False)
+        self.live.start()
+
+    def on_block(self, block) -> None:
+        ch = min(self.channel, block.channels - 1)
+        x = block.samples[:, ch].astype(np.float64)
+        self.state.trace = np.concatenate([self.state.trace, x])[-self._trace_n:]
+
+    def on_window(self, r) -> None:
+        s = self.state
+        s.last = r
+        s.windows += 1
+        s.flagged += r.activity is None
+        # against the wall clock only a live source has a latency; a replay's times are the capture's
+        s.latency_ms = None if self._replay else max(0.0, (time.time() - r.t) * 1e3)
+
+    def on_notice(self, text: str) -> None:
+        self.state.status = text
+
+    def on_tick(self, now: float) -> None:
+        if self.capture_sink is not None:
+            self.state.recorded_bytes = self.capture_sink.bytes_written
+        if now - self._last_draw > 0.25:
+            self._last_draw = now
+            self.live.update(render(self.state, self._width()))
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.update(render(self.state, self._width()))
+            self.live.stop()
+
+    def _width(self) -> int:
+        if self.console is not None:
+            return min(self.console.width, 100)
+        from rich.console import Console
+
+        return min(Console(file=sys.stdout).width, 100)

@@ -1,0 +1,44 @@
+"""``jsonl:FILE`` (``jsonl:-`` for stdout): one JSON line per window, appended and flushed.
+
+The file is created owner-only (0600) and never written through a symlink;
+a file that is not a regular file (a folder, /dev/full) is refused up front,
+and a write that fails stops the session with one line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..bridge.capture import create_private, write_fully
+from ..bridge.errors import OutputError
+from . import Sink
+
+
+class JsonlSink(Sink):
+    def __init__(self, path: str) -> None:
+        if not path:
+            raise OutputError("jsonl: needs a file name, or - for standard output")
+        self.path = path
+        self._fd: int | None = None
+        if path != "-":
+            self._fd = create_private(path, append=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> "JsonlSink":
+        return cls(url.split(":", 1)[1])
+
+    def on_window(self, result) -> None:
+        line = result.to_json() + "\n"
+        if self._fd is None:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            return
+        try:
+            write_fully(self._fd, line.encode())
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path} ({e.strerror or e})") from None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

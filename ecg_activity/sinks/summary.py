@@ -1,0 +1,133 @@
+"""What a session amounted to: windows per activity, agreement with the label or the virtual
+wearable's truth, samples and losses (printed by run and replay)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from . import SessionInfo, Sink
+
+
+TRUTH = "virtual wearable's recording"
+
+
+@dataclass
+class SessionSummary:
+    windows: int
+    flagged: int
+    repaired: int                    # classified although a few samples were missing (bridged)
+    per_activity: dict[str, int]
+    per_smoothed: dict[str, int]
+    label: str | None                # what the windows are scored against
+    agreement: float | None          # share of classified windows whose decision equals it
+    smoothed_agreement: float | None
+    samples: int
+    lost_samples: int
+    elapsed_s: float
+    stream_s: float
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        if d["smoothed_agreement"] is None:
+            del d["smoothed_agreement"]
+        if d["agreement"] is None:
+            del d["agreement"]
+            del d["label"]
+        return d
+
+    def text(self, window_s: float = 0.0) -> str:
+        per = ", ".join(f"{k} {v}" for k, v in sorted(self.per_activity.items(), key=lambda kv: -kv[1]))
+        msg = f"{self.windows} windows in {self.elapsed_s:.2f} s ({self.stream_s:.0f} s of signal)"
+        if per:
+            msg += f": {per}"
+        if self.windows == 0 and window_s and self.stream_s < window_s:
+            msg += f" (the stream is shorter than one {window_s:g} s window)"
+        if self.repaired:
+            msg += f"; {self.repaired} repaired over short gaps"
+        if self.flagged:
+            msg += f"; {self.flagged} flagged"
+        if self.agreement is not None:
+            what = "the virtual wearable's recording" if self.label == TRUTH else f"label '{self.label}'"
+            msg += f"; agreement with {what}: {self.agreement:.1%}"
+            if self.smoothed_agreement is not None:
+                msg += f" (smoothed {self.smoothed_agreement:.1%})"
+        return msg
+
+
+class SummarySink(Sink):
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.smoothed: Counter = Counter()
+        self.windows = self.flagged = self.repaired = 0
+        self.truth_n = self.truth_ok = self.smooth_ok = 0
+        self.t0 = time.monotonic()
+        self.info: SessionInfo | None = None
+
+    def on_start(self, info: SessionInfo) -> None:
+        self.info = info
+        self.t0 = time.monotonic()
+
+    def on_window(self, r) -> None:
+        self.windows += 1
+        if r.activity is None:
+            self.flagged += 1
+            return
+        self.counts[r.activity] += 1
+        if r.smoothed:
+            self.smoothed[r.smoothed] += 1
+        if r.missing_fraction:
+            self.repaired += 1
+        if r.truth is not None:
+            self.truth_n += 1
+            self.truth_ok += r.activity == r.truth
+            self.smooth_ok += r.smoothed == r.truth
+
+    def summary(self) -> SessionSummary:
+        info = self.info
+        st = info.stats
+        label = info.header.label
+        classified = sum(self.counts.values())
+        agree = sagree = None
+        if label and label in info.labels and classified:
+            agree, sagree = self.counts[label] / classified, self.smoothed[label] / classified
+        elif self.truth_n:
+            label = TRUTH
+            agree, sagree = self.truth_ok / self.truth_n, self.smooth_ok / self.truth_n
+        else:
+            label = None
+        return SessionSummary(self.windows, self.flagged, self.repaired, dict(self.counts), dict(self.smoothed),
+                              label, agree, sagree, st.samples, st.lost_samples, time.monotonic() - self.t0,
+                              (st.samples + st.lost_samples) / info.header.rate_hz)
+
+
+class NoticeSink(Sink):
+    """Headless sessions: notices go to stderr."""
+
+    def on_notice(self, text: str) -> None:
+        print(f"ecg-activity: warning: {text}", file=sys.stderr, flush=True)
+
+
+class ProgressSink(Sink):
+    """``record``'s progress line on stderr every few seconds."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.every_s = every_s
+        self.t0 = self.last = time.monotonic()
+        self.info: SessionInfo | None = None
+
+    def on_start(self, info: SessionInfo) -> None:
+        self.info = info
+        self.t0 = self.last = time.monotonic()
+
+    def on_tick(self, now: float) -> None:
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        s = self.info.stats
+        print(f"recording {self.info.title}: {now - self.t0:6.1f} s, {s.samples} samples, lost {s.lost_samples}, "
+              f"CRC errors {s.crc_errors}, reconnects {s.reconnects}", file=sys.stderr, flush=True)
+
+    on_notice = NoticeSink.on_notice
