@@ -63,6 +63,11 @@ class Decoder:
     def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def flush(self) -> list[SampleBlock]:
+        """The stream has ended: blocks still held back waiting for what would follow (an Attys
+        line whose counter the next line had to confirm)."""
+        return []
+
     def link_lost(self, t_host: float) -> None:
         """The link dropped (disconnect or watchdog): what arrives next may follow a hole.
 

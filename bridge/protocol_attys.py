@@ -88,6 +88,8 @@ class AttysDecoder(Decoder):
 
     def __init__(self, rate_hz: float = 250.0, mv_per_count: float = mv_per_count(0), channels: int = 2) -> None:
         super().__init__(rate_hz, mv_per_count, channels)
+        self._held: np.ndarray | None = None     # a last row whose counter the next feed must confirm
+        self._flushing = False
         self._buf = b""
         self._next_counter: int | None = None
         self.acks = 0
@@ -95,6 +97,7 @@ class AttysDecoder(Decoder):
     def reset_continuity(self) -> None:
         self._buf = b""
         self._next_counter = None
+        self._held = None
 
     def _fast_rows(self, buf: bytes) -> np.ndarray | None:
         """The common case in one C call: the buffer starts with whole, well-formed lines only.
@@ -158,11 +161,48 @@ class AttysDecoder(Decoder):
             self.stats.resyncs += nbad
         return self._blocks(rows, t_host)
 
+    def _lone_bad_counters(self, counter: np.ndarray) -> np.ndarray:
+        """Rows whose counter alone is wrong: it breaks the sequence, but the next row continues it
+        as if that row had counted right.  One damaged character (still valid base64) must not
+        invent 255 lost samples and shift everything after by a second."""
+        expected = np.concatenate(([counter[0] if self._next_counter is None else self._next_counter],
+                                   (counter[:-1] + 1) & 0xFF))
+        off = counter != expected
+        lone = np.zeros(counter.size, dtype=bool)
+        lone[:-1] = off[:-1] & (counter[1:] == ((expected[:-1] + 1) & 0xFF))
+        return lone
+
+    def flush(self) -> list[SampleBlock]:
+        if self._held is None:
+            return []
+        rows, self._held = self._held, None
+        self._flushing = True
+        try:
+            return self._blocks(rows, self._t_feed or 0.0)
+        finally:
+            self._flushing = False
+
     def _blocks(self, rows: np.ndarray, t_host: float) -> list[SampleBlock]:
+        if self._held is not None:
+            rows = np.concatenate([self._held, rows]) if rows.shape[0] else self._held
+            self._held = None
         if rows.shape[0] == 0:
             return []
-        self.stats.frames += rows.shape[0]
         counter = rows[:, 7].astype(np.int64)
+        if not self._flushing and (self._next_counter is not None or counter.size > 1):
+            last_expected = self._next_counter if counter.size == 1 else (int(counter[-2]) + 1) & 0xFF
+            if counter[-1] != last_expected:
+                # the last row breaks the sequence: a real gap or a damaged counter; the next row tells
+                self._held, rows, counter = rows[-1:].copy(), rows[:-1], counter[:-1]
+                if rows.shape[0] == 0:
+                    return []
+            lone = self._lone_bad_counters(counter)
+            if lone.any():
+                bad = int(lone.sum())
+                self.stats.malformed += bad
+                self.stats.skipped_bytes += bad * (LINE_CHARS + 2)
+                rows, counter = rows[~lone], counter[~lone]
+        self.stats.frames += rows.shape[0]
         prev = np.concatenate(([counter[0] if self._next_counter is None else self._next_counter], (counter[:-1] + 1) & 0xFF))
         # explicit modulo-256 arithmetic: how many samples the counter skipped
         skipped = (counter - prev) & 0xFF

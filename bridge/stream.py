@@ -31,3 +31,4 @@ def stream_blocks(transport: Iterable[Packet | LinkEvent], decoder: Decoder,
             elif item.kind == "reconnect":
                 decoder.stats.reconnects += 1
             yield item
+    yield from decoder.flush()

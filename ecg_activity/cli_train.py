@@ -114,7 +114,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     cfg = PreprocessConfig.from_dict(info["preprocess"])
     ws = _windows(info["task"], cfg, info["dataset"], a.captures)
     rep = ws.x[np.isin(ws.subjects, info["train_subjects"])]
-    model = keras.models.load_model(src)
+    model = keras.models.load_model(src, compile=False)
     tfl = to_int8(model, rep, seed=info["seed"])
     extra = {"training": {"dataset": info["dataset"], "train_subjects": info["train_subjects"],
                           "holdout_subjects": info["holdout"], "epochs": info["epochs"], "seed": info["seed"],

@@ -139,6 +139,8 @@ class Session:
                     s.on_tick(now)
             if self.stop.is_set():
                 break
+        for block in dec.flush():
+            self._block(block)
 
     def _block(self, block: SampleBlock) -> None:
         self.counts.samples += block.n

@@ -14,6 +14,12 @@ import numpy as np
 #: at most two or three equal samples at its top)
 CLIP_RUN_S = 0.024
 CLIP_RUN_MIN = 4
+#: ... and so is this share of a window's samples sitting exactly on its extreme value, however short
+#: each visit (a clipped QRS top is a few samples).  Measured on 16,600 real windows of two devices
+#: (ecg-motion-artefacts, wrist-ppg-exercise): at most 11 samples of a 20 s window, 99.9 % at most 4;
+#: clipped at the 97th percentile: at least 77.
+CLIP_SHARE = 0.003
+CLIP_COUNT_MIN = 12
 #: a stretch this long without any change is a flat line
 FLAT_S = 1.0
 
@@ -38,6 +44,8 @@ def signal_problems(x: np.ndarray, rate_hz: float) -> list[str]:
     if n and (np.ptp(x[:n].reshape(-1, flat), axis=1) == 0).any():
         out.append("flat")
     run = max(CLIP_RUN_MIN, int(round(CLIP_RUN_S * rate_hz)))
-    if np.ptp(x) > 0 and max(longest_equal_run(x, x.max()), longest_equal_run(x, x.min())) >= run:
+    many = max(CLIP_COUNT_MIN, int(CLIP_SHARE * x.size))
+    if np.ptp(x) > 0 and any(longest_equal_run(x, v) >= run or int((x == v).sum()) >= many
+                             for v in (x.max(), x.min())):
         out.append("clipped")
     return out

@@ -28,7 +28,7 @@ def _feed(dec, pieces):
     blocks = []
     for p in pieces:
         blocks += dec.feed(p, 0.0)
-    return blocks
+    return blocks + dec.flush()
 
 
 @SETTINGS
@@ -109,7 +109,7 @@ def test_attys_damaging_one_line_loses_only_it(values, data):
         line += b"A"
     lines[k] = bytes(line)
     dec = attys.AttysDecoder()
-    blocks = dec.feed(b"\r\n".join(lines) + b"\r\n", 0.0)
+    blocks = dec.feed(b"\r\n".join(lines) + b"\r\n", 0.0) + dec.flush()
     got = np.concatenate([b.samples[:, 0] for b in blocks]).tolist()
     assert got == values[:k] + values[k + 1:]
     assert dec.stats.lost_samples == 1
