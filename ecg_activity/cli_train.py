@@ -11,6 +11,24 @@ from .args import positive
 from .bridge.errors import EcgActivityError as Fail
 
 
+TRAIN_EXTRA = ("tensorflow", "keras", "matplotlib", "pyedflib")
+
+
+def needs_train_extra(cmd):
+    """Training commands need TensorFlow & co. (the "train" extra): say so in one line if absent."""
+    def run(a: argparse.Namespace) -> int:
+        try:
+            import keras  # noqa: F401  (checked up front: before minutes of data loading, not after)
+
+            return cmd(a)
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] not in TRAIN_EXTRA:
+                raise
+            raise Fail(f"'{a.command}' needs {e.name}, part of the train extra: "
+                       "pip install 'ecg-activity[train]' (or -e '.[train]' in a source tree)") from None
+    return run
+
+
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -172,13 +190,13 @@ def register(sub) -> None:
     s.add_argument("--holdout", nargs="*", help="subject ids kept out of training (e.g. motion-10)")
     s.add_argument("--out", "-o", required=True, help="output path stem (writes STEM.keras, STEM.train.json, curves)")
     s.add_argument("--quick", action="store_true", help="4 subjects, 2 epochs: a smoke run")
-    s.set_defaults(func=cmd_train)
+    s.set_defaults(func=needs_train_extra(cmd_train))
 
     s = sub.add_parser("quantize", help="Keras model -> full-int8 .tflite with its metadata")
     s.add_argument("keras_model")
     s.add_argument("--output", "-o", required=True, help="the .tflite to write (its .json is written beside it)")
     s.add_argument("--captures", help="folder of labelled captures, if the model was trained on them")
-    s.set_defaults(func=cmd_quantize)
+    s.set_defaults(func=needs_train_extra(cmd_quantize))
 
     s = sub.add_parser("bench", help="float vs int8, subject-independent, as a Markdown/PNG/JSON report")
     s.add_argument("--model", "-m", required=True, help="the int8 .tflite (its metadata gives task and preprocessing)")
@@ -189,4 +207,4 @@ def register(sub) -> None:
     s.add_argument("--quick", action="store_true", help="4 subjects, 2 epochs: a smoke run")
     s.add_argument("--leaky", action="store_true", help="also report the leaky random split, labelled as such")
     s.add_argument("--update-card", action="store_true", help="write the numbers into the model card")
-    s.set_defaults(func=cmd_bench)
+    s.set_defaults(func=needs_train_extra(cmd_bench))

@@ -358,6 +358,17 @@ def test_os_errors_are_one_line(tmp_path):
         assert secs < MAX_S, args
 
 
+def test_training_without_the_train_extra_says_what_to_install(tmp_path):
+    cap = _capture(tmp_path)
+    code = ("import sys\nfor m in ('tensorflow', 'keras', 'matplotlib'): sys.modules[m] = None\n"
+            "from ecg_activity.cli import main\nsys.exit(main(sys.argv[1:]))")
+    for args in (["train", "--task", "rest_run", "--quick", "-o", str(tmp_path / "m")],
+                 ["quantize", str(cap), "-o", str(tmp_path / "q.tflite")], ["bench", "--model", str(DEFAULT_MODEL)]):
+        p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        one_line_error(p.returncode, p.stderr, 1)
+        assert "train extra" in p.stderr or "both needed" in p.stderr, p.stderr
+
+
 def test_zero_data_is_not_success(tmp_path):
     code, _, err, _, _ = run_bounded("record", "--source", "loop://", "--duration", "2", "-o", str(tmp_path / "l.ecgcap"),
                                      "-q")
