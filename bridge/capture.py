@@ -129,6 +129,13 @@ def create_private(path: str | os.PathLike, append: bool = False) -> int:
     (unless ``append``) never an existing file.  Returns the descriptor; raises OutputError."""
     flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     flags |= os.O_APPEND if append else os.O_EXCL
+    if append:
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISLNK(mode)):
+            raise OutputError(f"{path} is not a file")       # a folder, a FIFO (would block) or a socket
     try:
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
@@ -137,9 +144,6 @@ def create_private(path: str | os.PathLike, append: bool = False) -> int:
         if e.errno == errno.ELOOP:
             raise OutputError(f"{path} is a symbolic link; refusing to write through it") from None
         raise OutputError(f"cannot create {path}: {e.strerror or e}") from None
-    if append and not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OutputError(f"{path} is not a regular file")
     return fd
 
 

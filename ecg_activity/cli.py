@@ -1,8 +1,8 @@
 """``ecg-activity``: one console script, one subcommand per job.
 
 The commands live in ``cli_bridge`` (devices, record, simulate, info,
-export), ``cli_edge`` (run, demo, replay) and ``cli_train`` (train, quantize,
-bench); each imports what it needs only when it runs, so ``--help`` is
+export), ``cli_edge`` (run, demo, replay), ``cli_fleet`` (collect) and
+``cli_train`` (train, quantize, bench); each imports what it needs only when it runs, so ``--help`` is
 instant and a Pi never loads TensorFlow.  ``main`` is the one place errors
 become messages: every ``EcgActivityError`` is one line and its exit code.
 """
@@ -21,12 +21,12 @@ Fail = EcgActivityError
 
 
 def build_parser() -> Parser:
-    from . import cli_bridge, cli_edge, cli_train
+    from . import cli_bridge, cli_edge, cli_fleet, cli_train
 
     p = Parser(prog="ecg-activity", description="Live physical-activity recognition from a wearable ECG.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for mod in (cli_bridge, cli_edge, cli_train):
+    for mod in (cli_bridge, cli_edge, cli_fleet, cli_train):
         mod.register(sub)
     return p
 

@@ -235,8 +235,8 @@ def test_outputs_are_private_and_never_follow_links(tmp_path):
     link = tmp_path / "l.jsonl"
     link.symlink_to(tmp_path / "target.jsonl")
     for bad in (str(link), str(tmp_path), "/dev/full"):
-        code, _, err, _, _ = run_bounded("run", "--source", "sim:frame", "--duration", "2", "--no-display",
-                                         "--jsonl", bad)
+        code, _, err, _, _ = run_bounded("run", "--source", "sim:frame", "--speed", "20", "--duration", "5",
+                                         "--no-display", "--jsonl", bad)
         one_line_error(code, err, 1)
     assert not (tmp_path / "target.jsonl").exists()
 

@@ -1,0 +1,150 @@
+"""``mqtt://HOST[:PORT]/PREFIX/DEVICE``: each decision to ``PREFIX/DEVICE/decision`` (QoS 1), a
+retained ``PREFIX/DEVICE/status`` (online, model, stream health) with a last will "offline".
+
+Every decision goes to a disk spool (``fleet.spool``) first and leaves it
+only when the broker has acknowledged it; while the broker is away the spool
+grows (bounded, oldest first, drops counted) and is delivered in order once
+it is back.  Each decision carries the device's ``session`` and a sequence
+number ``seq``, so the collector drops the duplicates QoS 1 may bring.
+Options in the URL's query: ``spool=DIR`` (default
+``$XDG_STATE_HOME/ecg-activity/mqtt/DEVICE``), ``max=N`` messages spooled,
+``status=S`` seconds between status updates.  Needs the "fleet" extra
+(paho-mqtt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from ..bridge.errors import OutputError, UsageError
+from ..fleet import MqttUrl
+from ..fleet.spool import Spool
+from . import SessionInfo, Sink
+
+#: messages handed to the MQTT client at a time (the rest wait in the spool)
+IN_FLIGHT = 64
+
+
+def default_spool(device: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "ecg-activity" / "mqtt" / device
+
+
+class MqttSink(Sink):
+    def __init__(self, url: MqttUrl, spool_dir: str | os.PathLike | None = None, max_messages: int = 100_000,
+                 status_every_s: float = 10.0, client_id: str | None = None) -> None:
+        try:
+            import paho.mqtt.client as mqtt
+        except ModuleNotFoundError:
+            raise UsageError("mqtt:// outputs need the fleet extra: pip install 'ecg-activity[fleet]'") from None
+        self.url = url
+        self.spool = Spool(spool_dir or default_spool(url.device), max_messages)
+        self.status_every_s = status_every_s
+        self._mqtt = mqtt
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"ecg-{url.device}",
+                                  clean_session=True)
+        self.client.reconnect_delay_set(0.2, 5.0)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.client.will_set(url.topic("status"), json.dumps({"state": "offline", "device": url.device}),
+                             qos=1, retain=True)
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self._handed = -1                 # highest seq handed to the client
+        self._mids: dict[int, int] = {}
+        self._last_status = 0.0
+        self._info: SessionInfo | None = None
+        self.published = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> "MqttSink":
+        u = MqttUrl.parse(url)
+        try:
+            max_messages = int(u.query.get("max", 100_000))
+            every = float(u.query.get("status", 10.0))
+        except ValueError:
+            raise UsageError(f"{url!r}: max= and status= are numbers") from None
+        return cls(u, u.query.get("spool"), max_messages, every)
+
+    # -- the client's thread -----------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason, properties=None) -> None:
+        if reason.is_failure:
+            return
+        with self._lock:
+            # whatever was handed over and not acknowledged the client resends itself; go on from there
+            self._handed = max(self._handed, self.spool.floor - 1) if not self._mids else self._handed
+        self.connected.set()
+        self._status()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties=None) -> None:
+        self.connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason=None, properties=None) -> None:
+        with self._lock:
+            seq = self._mids.pop(mid, None)
+        if seq is not None:
+            self.spool.ack(seq)
+            self.published += 1
+
+    # -- the session's thread ------------------------------------------------------
+    def on_start(self, info: SessionInfo) -> None:
+        self._info = info
+        try:
+            self.client.connect_async(self.url.host, self.url.port, keepalive=15)
+        except (OSError, ValueError) as e:
+            raise OutputError(f"cannot reach MQTT broker {self.url.host}:{self.url.port} ({e})") from None
+        self.client.loop_start()
+
+    def on_window(self, result) -> None:
+        d = json.loads(result.to_json())
+        d["device"] = self.url.device
+        d["session"] = self.spool.session
+        self.spool.add(lambda seq: json.dumps({**d, "seq": seq}))
+        self._drain()
+
+    def on_tick(self, now: float) -> None:
+        self._drain()
+        if now - self._last_status >= self.status_every_s:
+            self._status()
+        self.spool.save_state()
+
+    def _drain(self) -> None:
+        """Hand spooled messages to the client, oldest first, a window at a time."""
+        if not self.connected.is_set():
+            return
+        with self._lock:
+            todo = [(s, p) for s, p in list(self.spool.pending) if s > self._handed][:max(0, IN_FLIGHT - len(self._mids))]
+            for seq, payload in todo:
+                info = self.client.publish(self.url.topic("decision"), payload, qos=1)
+                if info.rc not in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):
+                    break                   # (NO_CONN: queued by the client, sent when it reconnects)
+                self._mids[info.mid] = seq
+                self._handed = seq
+
+    def _status(self, state: str = "online") -> None:
+        self._last_status = time.monotonic()
+        info, st = self._info, (self._info.stats.as_dict() if self._info and self._info.stats else {})
+        msg = {"state": state, "device": self.url.device, "session": self.spool.session, "t": time.time(),
+               "model": info.model if info else "", "source": info.title if info else "",
+               "pending": len(self.spool.pending), "dropped": self.spool.dropped,
+               "health": {k: st.get(k) for k in ("frames", "samples", "lost_samples", "crc_errors", "reconnects")}}
+        if self.connected.is_set():
+            self.client.publish(self.url.topic("status"), json.dumps(msg), qos=1, retain=True)
+
+    def close(self, flush_s: float = 5.0) -> None:
+        """Deliver what is spooled for up to ``flush_s`` seconds; the rest waits on disk for next time."""
+        deadline = time.monotonic() + flush_s
+        while self.spool.pending and time.monotonic() < deadline and self.connected.is_set():
+            self._drain()
+            time.sleep(0.05)
+        if self.connected.is_set():
+            self._status("offline")
+            time.sleep(0.1)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.spool.close()
