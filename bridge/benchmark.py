@@ -1,6 +1,6 @@
 """Decoder throughput on this machine (a benchmark that prints numbers, not a test).
 
-    python -m bridge.benchmark [--seconds 600]
+    python -m ecg_activity.bridge.benchmark [--seconds 600]
 """
 
 from __future__ import annotations

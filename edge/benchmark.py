@@ -1,6 +1,6 @@
 """Edge performance on this machine, printed (a benchmark, not a test).
 
-    python -m edge.benchmark [--model models/activity5.tflite] [--hours 1] [--no-old]
+    python -m ecg_activity.edge.benchmark [--model models/activity5.tflite] [--hours 1] [--no-old]
 
 Per-window cost, one hour of capture replayed at max speed, the resident
 memory / start-up / CPU of a real ``ecg-activity run`` process, and the same

@@ -1,6 +1,6 @@
 """Why do some subjects fail?  Heart rate per subject, electrode and activity, and per-recording accuracy.
 
-    python -m train.analysis [--bench docs/bench/rest_run.json]
+    python -m ecg_activity.train.analysis [--bench docs/bench/rest_run.json]
 
 The dataset README warns that "rest" is not always a resting heart; this
 prints the evidence next to where a benchmark's held-out subjects fail.

@@ -11,7 +11,10 @@ one applies them: body signal + wander + noise + mains -> the device's filter
 Gain and polarity are not augmented: the preprocessing is invariant to both by
 construction (log power spectra, standardised per window), and a test checks
 it, so randomising them would buy nothing.  Heart rate and cadence are varied
-together by stretching whole recordings in time (``stretch_recording``).
+together by stretching whole recordings in time (``stretch_recording``), and
+rest is also shown at heart rates up to ``1 + rest_speedup`` times its own:
+a still body after exercise, or a nervous sitter, is resting whatever the
+heart does, so the motion in the signal, not the beat rate, has to decide.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class DeviceAugment:
     mains: float = 0.2           # 50 or 60 Hz pick-up
     dropouts: float = 0.3        # up to 5 % of the window lost in frame-sized spans, then bridged
     stretch: float = 0.0         # recordings stretched in time by up to +/- stretch (e.g. 0.1)
+    rest_speedup: float = 0.0    # rest recordings played up to 1 + this faster: rest at a racing heart
 
     def to_dict(self) -> dict:
         return asdict(self)

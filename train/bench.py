@@ -225,7 +225,7 @@ def card_markdown(meta: dict) -> str:
         lines += ["", "## Where it fails", "",
                   f"{len(fails)} of {n_rec} held-out recordings are below 80% correct (int8); by activity: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(by_act.items(), key=lambda kv: -kv[1])) + ". "
-                  "`python -m train.analysis` prints heart rate per subject, electrode and activity. The worst:", ""]
+                  "`python -m ecg_activity.train.analysis` prints heart rate per subject, electrode and activity. The worst:", ""]
         for f in fails[:8]:
             runs = f["subject_run_hr_bpm"]
             hr = f["median_hr_bpm"]

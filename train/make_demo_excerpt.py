@@ -1,6 +1,6 @@
 """Rebuilds bridge/data/demo_excerpt.npz from ../shared/datasets (run once; the result is committed).
 
-    python -m train.make_demo_excerpt [--subject 10 --electrode 01 --seconds 60 --skip 1]
+    python -m ecg_activity.train.make_demo_excerpt [--subject 10 --electrode 01 --seconds 60 --skip 1]
 """
 
 from __future__ import annotations

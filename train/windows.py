@@ -113,6 +113,8 @@ def augmented_windows(recs: list[Recording], labels: tuple[str, ...], cfg: Prepr
             rng = np.random.default_rng([seed, c, r])
             if c and aug.stretch:
                 rec = stretch_recording(rec, float(rng.uniform(1 - aug.stretch, 1 + aug.stretch)))
+            if c and aug.rest_speedup and all(lab == "rest" for _, _, lab in rec.segments):
+                rec = stretch_recording(rec, float(rng.uniform(1.0, 1.0 + aug.rest_speedup)))
             for a_, b_, lab in rec.segments:
                 if lab not in labels:
                     continue
