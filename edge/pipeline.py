@@ -13,7 +13,7 @@ from ..bridge.blocks import SampleBlock
 
 from .heart_rate import heart_rate
 from .model_bundle import ModelBundle
-from .preprocess import spectrogram
+from .preprocess import FrameCache, spectrogram
 from .smoothing import DecisionSmoother
 from .windower import Window, Windower
 
@@ -53,6 +53,8 @@ class ActivityPipeline:
         self.rate_hz = rate_hz
         cfg = bundle.cfg
         self.windower = Windower(cfg.window_s, cfg.hop_s, rate_hz, channel)
+        # each STFT frame computed once per stream, not once per window that holds it
+        self.frames = FrameCache(cfg) if cfg.frame_local and rate_hz == cfg.rate_hz else None
         self.smoother = DecisionSmoother(bundle.labels, smooth)
         self.min_quality = min_quality
         self.counts: Counter = Counter()
@@ -63,6 +65,13 @@ class ActivityPipeline:
     def push(self, block: SampleBlock) -> list[WindowResult]:
         return [self.classify(w) for w in self.windower.push(block)]
 
+    def features(self, w: Window) -> np.ndarray:
+        """The model input for a window: from the frame cache when it can be, else computed whole
+        (equal either way: tested)."""
+        if self.frames is not None and not w.missing_fraction:
+            return self.frames.spectrogram(w.samples, w.end_index - w.samples.size)
+        return spectrogram(w.samples, w.rate_hz, self.bundle.cfg)
+
     def classify(self, w: Window) -> WindowResult:
         """A flagged window gets no decision, no heart rate and, once the smoothing horizon has
         passed without a clean window, no smoothed decision either: nothing is carried over
@@ -71,7 +80,7 @@ class ActivityPipeline:
         probs = hr = None
         if w.clean:
             hr = heart_rate(w.samples, w.rate_hz)
-            probs = self.bundle.predict(spectrogram(w.samples, w.rate_hz, self.bundle.cfg))
+            probs = self.bundle.predict(self.features(w))
         smoothed, _ = self.smoother.update(probs)
         ms = (time.perf_counter() - t0) * 1e3
         labels = self.bundle.labels
