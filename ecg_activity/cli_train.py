@@ -1,4 +1,4 @@
-"""Train subcommands: train, quantize, bench (registered into the one ``ecg-activity`` parser)."""
+"""Train commands: train, quantize, bench (they need the "train" extra: TensorFlow, matplotlib)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from .args import positive
+from .args import number, positive_int
 from .bridge.errors import EcgActivityError as Fail
 
-
 TRAIN_EXTRA = ("tensorflow", "keras", "matplotlib", "pyedflib")
+TASK_NAMES = ("activity5", "activity6", "rest_run")
+DATASET_NAMES = ("motion", "wrist", "gudb", "capture")
 
 
 def needs_train_extra(cmd):
@@ -33,83 +34,88 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _windows(task: str, cfg, dataset: str, captures: str | None = None, quick: bool = False):
-    from .train import datasets
-    from .train.captures import capture_windows
-    from .train.windows import TASKS, motion_windows
+def _recipe(a: argparse.Namespace):
+    """The shipped recipe for the task, with what the options change."""
+    from dataclasses import replace
 
-    if task not in TASKS:
-        raise Fail(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
-    if dataset == "motion":
-        root = datasets.shared_datasets()
-        if not (root / "ecg-motion-artefacts").is_dir():
-            raise Fail(f"dataset ecg-motion-artefacts not found under {root} (set ECG_DATASETS)")
-        subjects = {"01", "02", "03", "04"} if quick else None
-        ws = motion_windows(task, cfg, subjects=subjects)
-    elif dataset == "captures":
-        if not captures:
-            raise Fail("--dataset captures needs --captures DIR")
-        ws = capture_windows(Path(captures), TASKS[task], cfg)
-    else:
-        raise Fail(f"unknown dataset {dataset!r}")
-    if len(ws) == 0:
-        raise Fail("no labelled windows found for this task")
-    return ws
+    from .train.augment import NONE
+    from .train.model import ModelSpec
+    from .train.recipe import RECIPES
 
-
-def _cfg(a):
-    from .edge.preprocess import PreprocessConfig
-
-    return PreprocessConfig(window_s=a.window, hop_s=a.hop, slow_nperseg=a.slow)
+    r = RECIPES[a.task]
+    changes = {}
+    if a.datasets:
+        changes["datasets"] = tuple(a.datasets)
+    if a.window:
+        changes["preprocess"] = replace(r.preprocess, window_s=a.window)
+    if a.members:
+        changes["spec"] = ModelSpec(r.spec.filters, r.spec.head, r.spec.augment, a.members)
+    if a.copies:
+        changes["copies"] = a.copies
+    if a.no_device_augment:
+        changes["augment"] = NONE
+    if a.max_epochs:
+        changes["max_epochs"] = a.max_epochs
+    if a.quick:
+        changes.update(max_epochs=2, copies=1, spec=ModelSpec(r.spec.filters, r.spec.head, r.spec.augment, 1))
+    changes["seed"] = a.seed
+    return r.but(**changes)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    import numpy as np
+    from .train import corpus
+    from .train.cache import windows_for
+    from .train.folds import train_on
 
-    from .train.model import ModelSpec, fit
-
-    cfg = _cfg(a)
-    epochs = 2 if a.quick else a.epochs
-    ws = _windows(a.task, cfg, a.dataset, a.captures, a.quick)
+    recipe = _recipe(a)
+    missing = [d for d in recipe.datasets if d not in corpus.available() and d != "capture"]
+    if missing and set(missing) == set(recipe.datasets):
+        raise Fail(f"none of the datasets {', '.join(missing)} is on this machine (../shared/datasets, ECG_DATASETS, "
+                   "ECG_GUDB)")
+    quick = {f"motion-0{i}" for i in range(1, 5)} | {"wrist-3", "wrist-6"} if a.quick else None
+    if "capture" in recipe.datasets and not a.captures:
+        raise Fail("--datasets capture needs --captures DIR (DIR/PERSON/*.ecgcap)")
+    cw = windows_for(recipe, _say, quick, captures=a.captures)
+    subjects = sorted(set(cw.eval.subjects.tolist()))
     hold = set(a.holdout or [])
-    train = ~np.isin(ws.subjects, list(hold))
-    _say(f"training {a.task} on {int(train.sum())} windows from {len(set(ws.subjects[train]))} subjects "
-         f"(held out: {', '.join(sorted(hold)) or 'none'}), {epochs} epochs")
-    val = None
-    if hold and (~train).any():
-        val = (ws.x[~train], ws.y[~train])
-    spec = ModelSpec(a.filters, a.head, not a.no_augment, a.members)
-    model, hist = fit(ws.x[train], ws.y[train], len(ws.labels), epochs, a.seed, validation=val,
-                      verbose=2 if not a.quick else 0, spec=spec)
+    train = [s for s in subjects if s not in hold]
+    if not train:
+        raise Fail("no labelled windows left to train on")
+    _say(f"training {recipe.task} on {len(train)} people ({', '.join(sorted({corpus.dataset_of(s) for s in train}))};"
+         f" held out: {', '.join(sorted(hold)) or 'none'}), {recipe.spec.members} member(s), "
+         f"at most {recipe.max_epochs} epochs")
+    model, hist = train_on(cw, recipe, train, verbose=0 if a.quick else 2)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out.with_suffix(".keras"))
-    info = {"task": a.task, "labels": list(ws.labels), "preprocess": cfg.to_dict(), "dataset": a.dataset,
-            "holdout": sorted(hold), "train_subjects": sorted(set(ws.subjects[train].tolist())), "epochs": epochs,
-            "seed": a.seed, **spec.to_dict(), "parameters": int(model.count_params()),
-            "history": {k: [float(v) for v in vs] for k, vs in hist.items()}}
+    best = hist["best_epoch"]
+    info = {"recipe": recipe.to_dict(), "train_subjects": train, "holdout_subjects": sorted(hold),
+            "epochs": best if isinstance(best, list) else [best], "parameters": int(model.count_params()),
+            "cache": str(cw.path), "history": {k: v for k, v in hist.items() if k != "members"}}
     out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
-    _curves(hist, out.with_name(out.name + "_curves.png"))
-    _say(f"wrote {out.with_suffix('.keras')} ({info['parameters']} parameters), {out.name}_curves.png")
+    _curves(hist.get("members") or [hist], out.with_name(out.name + "_curves.png"))
+    _say(f"wrote {out.with_suffix('.keras')} ({info['parameters']} parameters; epochs {info['epochs']}), "
+         f"{out.name}_curves.png")
     return 0
 
 
-def _curves(hist: dict, path: Path) -> None:
+def _curves(hists: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 2, figsize=(8, 3))
-    for k in ("loss", "val_loss"):
-        if k in hist:
-            ax[0].plot(hist[k], label=k)
-    for k in ("accuracy", "val_accuracy"):
-        if k in hist:
-            ax[1].plot(hist[k], label=k)
+    for i, hist in enumerate(hists):
+        for k in ("loss", "val_loss"):
+            if k in hist:
+                ax[0].plot(hist[k], label=f"{k} {i}")
+        for k in ("accuracy", "val_accuracy"):
+            if k in hist:
+                ax[1].plot(hist[k], label=f"{k} {i}")
     for x in ax:
         x.set_xlabel("epoch")
-        x.legend()
+        x.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -119,92 +125,72 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     import keras
     import numpy as np
 
-    from .edge.preprocess import PreprocessConfig
-
-    from .train.model import ModelSpec
+    from .train.cache import load_cached
     from .train.quantize import to_int8, write_model
+    from .train.recipe import Recipe
 
     src = Path(a.keras_model)
     info_path = src.with_suffix(".train.json")
     if not src.is_file() or not info_path.is_file():
         raise Fail(f"{src} and its {info_path.name} (written by 'ecg-activity train') are both needed")
     info = json.loads(info_path.read_text())
-    cfg = PreprocessConfig.from_dict(info["preprocess"])
-    ws = _windows(info["task"], cfg, info["dataset"], a.captures)
-    rep = ws.x[np.isin(ws.subjects, info["train_subjects"])]
+    recipe = Recipe.from_dict(info["recipe"])
+    cw = load_cached(Path(info["cache"]))
+    rep = np.asarray(cw.train.x[(cw.copy == 0) & np.isin(cw.train.subjects, info["train_subjects"])])
     model = keras.models.load_model(src, compile=False)
-    tfl = to_int8(model, rep, seed=info["seed"])
-    extra = {"training": {"dataset": info["dataset"], "train_subjects": info["train_subjects"],
-                          "holdout_subjects": info["holdout"], "epochs": info["epochs"], "seed": info["seed"],
-                          "parameters": info["parameters"],
-                          **ModelSpec.from_training(info).to_dict()}}
-    meta = write_model(a.output, tfl, info["task"], tuple(info["labels"]), cfg, extra["training"])
+    tfl = to_int8(model, rep, seed=recipe.seed)
+    training = {"recipe": recipe.to_dict(), "train_subjects": info["train_subjects"],
+                "holdout_subjects": info["holdout_subjects"], "epochs": info["epochs"],
+                "parameters": info["parameters"], **recipe.spec.to_dict()}
+    meta = write_model(a.output, tfl, recipe.task, recipe.labels, recipe.preprocess, training)
     _say(f"wrote {a.output} ({meta.tflite_bytes} bytes, int8) and {Path(a.output).with_suffix('.json').name}")
     return 0
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
+    from .edge.model_bundle import ModelBundle
     from .train.bench import run_bench
 
+    ModelBundle.load(a.model)             # a model that cannot load is refused before any training
     a.out = a.out or str(Path("docs") / "bench" / Path(a.model).stem)
-    try:
-        res = run_bench(a.model, a.dataset, epochs=a.epochs, quick=a.quick, seed=a.seed, out=a.out,
-                        update_card=a.update_card, leaky=a.leaky, progress=_say)
-    except FileNotFoundError as e:
-        raise Fail(str(e)) from None
+    res = run_bench(a.model, quick=a.quick, jobs=a.jobs, out=a.out, update_card=a.update_card,
+                    lodo=not a.no_lodo, progress=_say)
     lo = res["loso"]
-    print(json.dumps({"float_accuracy": lo["float"]["accuracy"], "int8_accuracy": lo["int8"]["accuracy"],
+    print(json.dumps({"lodo": {d: {k: c["correct"] for k, c in v["int8"].items()} for d, v in res["lodo"].items()},
+                      "float_accuracy": lo["float"]["accuracy"], "int8_accuracy": lo["int8"]["accuracy"],
                       "float_macro_f1": lo["float"]["macro_f1"], "int8_macro_f1": lo["int8"]["macro_f1"],
-                      "agreement": lo["agreement"], "report": str(Path(a.out).with_suffix(".md"))}))
+                      "worst_person": lo["int8"]["per_fold"]["min"], "agreement": lo["agreement"],
+                      "minutes": round(res["wall_time_s"] / 60, 1), "report": str(Path(a.out).with_suffix(".md"))}))
     return 0
 
 
-def _filters(text: str) -> tuple[int, ...]:
-    try:
-        f = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        f = ()
-    if not f or min(f) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
-    return f
-
-
 def register(sub) -> None:
-    s = sub.add_parser("train", help="train the CNN on real data (subjects in --holdout are left out)")
-    s.add_argument("--task", default="activity5", help="activity5 or rest_run")
-    s.add_argument("--dataset", default="motion", choices=["motion", "captures"])
-    s.add_argument("--captures", help="folder of labelled captures (with --dataset captures)")
-    s.add_argument("--window", type=positive(float), default=5.0, help="window the model sees, seconds")
-    s.add_argument("--hop", type=positive(float), default=1.0, help="seconds between windows")
-    s.add_argument("--epochs", type=positive(int), default=25)
-    s.add_argument("--slow", type=int, default=1024, metavar="N",
-                   help="STFT length (samples) of the slow motion and beat rows under the QRS band; 0 = none")
-    s.add_argument("--filters", type=_filters, default="8,16,24,32",
-                   help="channels of the four conv blocks (comma-separated)")
-    s.add_argument("--head", choices=["rows", "global"], default="rows",
-                   help="pool over time only (rows) or over time and frequency (global)")
-    s.add_argument("--no-augment", action="store_true", help="train without spectrogram masking")
-    s.add_argument("--members", type=positive(int), default=1,
-                   help="train this many CNNs (successive seeds) and ship their average as one model")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--holdout", nargs="*", help="subject ids kept out of training (e.g. motion-10)")
+    s = sub.add_parser("train", help="train the shipped recipe (or a variant) on every labelled dataset here")
+    s.add_argument("--task", default="activity5", choices=TASK_NAMES, help="label set (default activity5)")
+    s.add_argument("--datasets", nargs="+", choices=DATASET_NAMES,
+                   help="datasets to learn from (default: the recipe's, those present)")
+    s.add_argument("--captures", help="folder of labelled captures (with --datasets ... capture)")
+    s.add_argument("--window", type=number(float, 2.0, 120.0), help="window the model sees, seconds")
+    s.add_argument("--members", type=positive_int, help="CNNs trained apart and averaged in one model")
+    s.add_argument("--copies", type=positive_int, help="copies of each window (the extra ones through random devices)")
+    s.add_argument("--no-device-augment", action="store_true", help="train without device augmentation")
+    s.add_argument("--max-epochs", type=positive_int, help="epochs at most (early stopping decides)")
+    s.add_argument("--seed", type=number(int, 0, 2**31 - 1, lo_open=False), default=0, help="random seed")
+    s.add_argument("--holdout", nargs="*", help="people kept out of training (e.g. motion-10)")
     s.add_argument("--out", "-o", required=True, help="output path stem (writes STEM.keras, STEM.train.json, curves)")
-    s.add_argument("--quick", action="store_true", help="4 subjects, 2 epochs: a smoke run")
+    s.add_argument("--quick", action="store_true", help="6 people, 2 epochs, 1 member: a smoke run")
     s.set_defaults(func=needs_train_extra(cmd_train))
 
     s = sub.add_parser("quantize", help="Keras model -> full-int8 .tflite with its metadata")
-    s.add_argument("keras_model")
+    s.add_argument("keras_model", help="STEM.keras written by 'train' (its STEM.train.json beside it)")
     s.add_argument("--output", "-o", required=True, help="the .tflite to write (its .json is written beside it)")
-    s.add_argument("--captures", help="folder of labelled captures, if the model was trained on them")
     s.set_defaults(func=needs_train_extra(cmd_quantize))
 
-    s = sub.add_parser("bench", help="float vs int8, subject-independent, as a Markdown/PNG/JSON report")
-    s.add_argument("--model", "-m", required=True, help="the int8 .tflite (its metadata gives task and preprocessing)")
-    s.add_argument("--dataset", default="motion", choices=["motion"])
-    s.add_argument("--epochs", type=positive(int), help="epochs per fold (default: the model's own)")
-    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("bench", help="leave-one-dataset-out and leave-one-subject-out, float vs int8, as a report")
+    s.add_argument("--model", "-m", required=True, help="the int8 .tflite (its metadata gives the recipe)")
+    s.add_argument("--jobs", "-j", type=positive_int, default=1, help="folds trained in parallel processes")
     s.add_argument("--out", "-o", help="report path stem (default docs/bench/MODEL)")
-    s.add_argument("--quick", action="store_true", help="4 subjects, 2 epochs: a smoke run")
-    s.add_argument("--leaky", action="store_true", help="also report the leaky random split, labelled as such")
+    s.add_argument("--quick", action="store_true", help="6 people, 2 epochs: a smoke run")
+    s.add_argument("--no-lodo", action="store_true", help="skip leave-one-dataset-out")
     s.add_argument("--update-card", action="store_true", help="write the numbers into the model card")
     s.set_defaults(func=needs_train_extra(cmd_bench))

@@ -1,8 +1,15 @@
-"""``ecg-activity bench``: float vs int8 on held-out subjects, plus the shipped file's own numbers."""
+"""``ecg-activity bench``: how a model's recipe does on people and devices it never saw.
+
+Leave-one-dataset-out first (train without a dataset, test on it, on the
+classes both share: what a field tester with another device meets), then
+leave-one-subject-out over every person of every dataset, float against int8,
+per dataset and per person, plus how rest with a racing heart (> 110 bpm) is
+classified.  The recipe comes from the model's own metadata, so the numbers
+are the shipped file's recipe, retrained fold by fold with fixed seeds.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -13,17 +20,19 @@ import numpy as np
 
 from ..edge.model_bundle import ModelBundle, metadata_path
 from ..edge.model_meta import ModelMeta
+from . import corpus, metrics
+from .folds import Fold, FoldResult, run_folds
+from .recipe import RECIPES, Recipe
 
-from . import datasets, metrics
-from .evaluate import leaky_random_split, loso
-from .windows import motion_windows, windows_from_recordings
-
-DATASET_TEXT = {
-    "motion": "ecg-motion-artefacts (Kalouskova, GPL-3.0): 10 subjects x 3 electrode types x rest/arms/walk/run/squats",
-}
+HIGH_HR_BPM = 110.0
 
 
-def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
+def recipe_of(bundle: ModelBundle) -> Recipe:
+    d = bundle.meta.training.get("recipe")
+    return Recipe.from_dict(d) if d else RECIPES.get(bundle.meta.task, Recipe(task=bundle.meta.task))
+
+
+def shipped_numbers(bundle: ModelBundle, cw, runs: int = 300) -> dict:
     from ..edge.benchmark import window_latency
 
     path = bundle.path
@@ -34,79 +43,151 @@ def shipped_numbers(bundle: ModelBundle, ws, runs: int = 300) -> dict:
            "preprocess_ms": pre_ms, "invoke_ms": inv_ms, "backend": bundle.backend}
     out["window_ms"] = out["preprocess_ms"] + out["invoke_ms"]
     hold = bundle.meta.training.get("holdout_subjects") or []
-    mask = np.isin(ws.subjects, hold)
+    mask = np.isin(cw.eval.subjects, hold)
     if mask.any():
-        p = np.array([np.argmax(bundle.predict(x)) for x in ws.x[mask]])
-        s = metrics.summary(ws.y[mask], p, ws.labels)
+        p = np.array([np.argmax(bundle.predict(np.asarray(x))) for x in cw.eval.x[mask]])
+        s = metrics.summary(cw.eval.y[mask], p, cw.eval.labels)
         out["holdout"] = {"subjects": hold, "n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
     return out
 
 
-def model_spec(bundle: ModelBundle):
-    from .model import ModelSpec
-
-    return ModelSpec.from_training(bundle.meta.training)
-
-
-def float_latency_ms(bundle: ModelBundle, runs: int = 50) -> float:
-    from .model import build_model
-
-    m = build_model(len(bundle.labels), bundle.cfg.shape, model_spec(bundle))
-    x = np.zeros((1, *bundle.cfg.shape, 1), np.float32)
-    m(x, training=False)
-    t = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        m(x, training=False)
-        t.append(time.perf_counter() - t0)
-    return float(np.median(t) * 1e3)
+def _per_class(y: np.ndarray, pred: np.ndarray, labels) -> dict:
+    out = {}
+    for i, lab in enumerate(labels):
+        m = y == i
+        if m.any():
+            counts = np.bincount(pred[m], minlength=len(labels))
+            out[lab] = {"windows": int(m.sum()), "correct": float(counts[i] / m.sum()),
+                        "calls": {labels[j]: int(c) for j, c in enumerate(counts) if c}}
+    return out
 
 
-def cross_dataset(bundle: ModelBundle) -> dict | None:
-    """The 5-class model's decisions on wrist-ppg-exercise walk and run (another device, other people)."""
-    if not {"walk", "run"} <= set(bundle.labels):
+def lodo_summary(r: FoldResult, labels, held: str) -> dict:
+    """Held-out dataset: only the classes it shares with the training datasets count."""
+    y, pq, pf = np.array(r.y), np.array(r.int8_pred), np.array(r.float_pred)
+    shared = [i for i, lab in enumerate(labels) if r.trained_classes[i] and lab in corpus.DATASETS[held].labels]
+    m = np.isin(y, shared)
+    subj = np.array(r.subjects)
+    return {"dataset": held, "classes": [labels[i] for i in shared], "windows": int(m.sum()),
+            "int8": _per_class(y[m], pq[m], labels), "float": _per_class(y[m], pf[m], labels),
+            "accuracy_int8": float(np.mean(pq[m] == y[m])) if m.any() else None,
+            "agreement": float(np.mean(pq[m] == pf[m])) if m.any() else None,
+            "per_subject": {s: {lab: round(float(np.mean(pq[m & (subj == s) & (y == i)] == i)), 3)
+                                for i, lab in enumerate(labels) if (m & (subj == s) & (y == i)).any()}
+                            for s in sorted(set(subj[m].tolist()))},
+            "epochs": r.epochs, "seconds": r.seconds}
+
+
+def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
+    y = np.concatenate([r.y for r in results]).astype(int)
+    pf = np.concatenate([r.float_pred for r in results]).astype(int)
+    pq = np.concatenate([r.int8_pred for r in results]).astype(int)
+    folds = []
+    for r in results:
+        yy, ff, qq, src = np.array(r.y), np.array(r.float_pred), np.array(r.int8_pred), np.array(r.sources)
+        folds.append({"subject": r.name, "dataset": corpus.dataset_of(r.name), "n": len(r.y),
+                      "float_accuracy": float(np.mean(ff == yy)), "int8_accuracy": float(np.mean(qq == yy)),
+                      "agreement": float(np.mean(ff == qq)), "epochs": r.epochs,
+                      "per_source": {s: {"n": int((src == s).sum()), "int8_accuracy": float(np.mean(qq[src == s] == yy[src == s]))}
+                                     for s in sorted(set(r.sources))}})
+    out = {"protocol": "leave-one-subject-out (every person of every dataset)", "labels": list(labels),
+           "subjects": [r.name for r in results], "windows": int(y.size), "seed": recipe.seed,
+           "float": metrics.summary(y, pf, labels), "int8": metrics.summary(y, pq, labels),
+           "agreement": float(np.mean(pf == pq)), "folds": folds}
+    for kind in ("float", "int8"):
+        accs = np.array([f[f"{kind}_accuracy"] for f in folds])
+        out[kind]["per_fold"] = {"mean": float(accs.mean()), "std": float(accs.std()), "min": float(accs.min()),
+                                 "max": float(accs.max())}
+    subj_ds = np.array([corpus.dataset_of(s) for r in results for s in r.subjects])
+    out["per_dataset"] = {d: {"windows": int((subj_ds == d).sum()),
+                              "int8": metrics.summary(y[subj_ds == d], pq[subj_ds == d], labels)}
+                          for d in sorted(set(subj_ds.tolist()))}
+    epochs = [e for r in results for e in r.epochs]
+    out["epochs"] = {"median": float(np.median(epochs)), "min": int(min(epochs)), "max": int(max(epochs)),
+                     "max_allowed": recipe.max_epochs, "patience": recipe.patience}
+    return out
+
+
+def rest_at_high_heart_rate(results: list[FoldResult], cw, labels, cfg) -> dict | None:
+    """How held-out rest windows whose heart beats above 110 bpm were classified."""
+    from ..edge.heart_rate import heart_rate
+
+    if "rest" not in labels:
         return None
-    files = [p for p in datasets.wrist_files() if p.stem.split("_", 1)[1] in ("walk", "run")]
-    if not files:
-        return None
-    recs = [datasets.load_wrist_edf(p, bundle.cfg.rate_hz) for p in files]
-    ws = windows_from_recordings(recs, bundle.labels, bundle.cfg)
-    pred = np.array([np.argmax(bundle.predict(x)) for x in ws.x])
-    res = {}
-    for lab in ("walk", "run"):
-        m = ws.y == bundle.labels.index(lab)
-        counts = np.bincount(pred[m], minlength=len(bundle.labels))
-        res[lab] = {"windows": int(m.sum()), "predicted": dict(zip(bundle.labels, counts.tolist())),
-                    "correct": float(counts[bundle.labels.index(lab)] / max(1, m.sum()))}
-    text = "wrist-ppg-exercise (PhysioNet, ODC-By), chest ECG resampled 256 → 250 Hz, shipped int8 model: " + "; ".join(
-        f"{lab}: {r['correct']:.1%} of {r['windows']} windows called {lab} (calls: "
-        + ", ".join(f"{k} {v}" for k, v in r["predicted"].items() if v) + ")" for lab, r in res.items())
-    return {"per_class": res, "text": text}
+    rest = labels.index("rest")
+    hr_by_key: dict = {}
+    calls = np.zeros(len(labels), int)
+    n = 0
+    raw = _raw_eval_rest(cw, cfg)
+    for r in results:
+        for s, src, y, p in zip(r.subjects, r.sources, r.y, r.int8_pred):
+            if y != rest:
+                continue
+            key = (s, src)
+            hr_by_key.setdefault(key, 0)
+            i = hr_by_key[key]
+            hr_by_key[key] += 1
+            w = raw.get(key)
+            if w is None or i >= len(w):
+                continue
+            bpm = heart_rate(w[i], cfg.rate_hz).bpm
+            if bpm is not None and bpm > HIGH_HR_BPM:
+                calls[p] += 1
+                n += 1
+    return {"threshold_bpm": HIGH_HR_BPM, "windows": n, "calls": dict(zip(labels, calls.tolist())),
+            "rest_share": float(calls[rest] / n) if n else None}
 
 
-def run_bench(model: str, dataset: str = "motion", epochs: int | None = None, quick: bool = False, seed: int = 0,
-              out: str = "docs/bench/bench", update_card: bool = False, leaky: bool = False,
-              progress: Callable[[str], None] = print) -> dict:
+def _raw_eval_rest(cw, cfg) -> dict:
+    """The raw samples of every rest evaluation window, in the cache's order (same cuts as ``augmented_windows``)."""
+    out: dict = {}
+    names = sorted({corpus.dataset_of(s) for s in cw.eval.subjects.tolist()})
+    for rec in corpus.load([n for n in names if n in corpus.LOADERS], cfg.rate_hz):
+        for a, b, lab in rec.segments:
+            if lab != "rest":
+                continue
+            x = rec.counts[a:b].astype(float)
+            w, hop = cfg.window_samples, cfg.hop_samples
+            out.setdefault((rec.subject, rec.source), []).extend(x[s:s + w] for s in range(0, x.size - w + 1, hop))
+    return out
+
+
+def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/bench/bench", update_card: bool = False,
+              lodo: bool = True, progress: Callable[[str], None] = print) -> dict:
+    from .cache import windows_for
     from .report import write_report
 
     t0 = time.time()
     bundle = ModelBundle.load(model)
-    task = bundle.meta.task
-    cfg = bundle.cfg
-    epochs = 2 if quick else (epochs or bundle.meta.training.get("epochs", 25))
-    subjects = {"01", "02", "03", "04"} if quick else None
-    ws = motion_windows(task, cfg, subjects=subjects)
-    progress(f"{task}: {len(ws)} windows from {len(set(ws.subjects))} subjects; leave-one-subject-out, "
-             f"{epochs} epochs per fold")
-    res = {"model": bundle.path.name, "task": task, "dataset": DATASET_TEXT[dataset], "preprocess": cfg.to_dict(),
-           "quick": quick, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
-    res["loso"] = loso(ws, epochs, seed, quantize=True, progress=progress, spec=model_spec(bundle))
-    res["shipped"] = shipped_numbers(bundle, ws)
-    res["shipped"]["float_ms"] = float_latency_ms(bundle)
-    if not quick:
-        res["cross_dataset"] = cross_dataset(bundle)
-    if leaky:
-        res["leaky"] = leaky_random_split(ws, epochs, seed, spec=model_spec(bundle))
+    recipe = recipe_of(bundle)
+    if quick:
+        recipe = recipe.but(max_epochs=2, copies=1, spec=recipe.spec.__class__(**{**recipe.spec.to_dict(),
+                                                                                  "members": 1}))
+    subjects = None
+    if quick:
+        subjects = {f"motion-0{i}" for i in range(1, 5)} | {"wrist-3", "wrist-6"}
+    cw = windows_for(recipe, progress, subjects)
+    labels = recipe.labels
+    all_subj = sorted(set(cw.eval.subjects.tolist()))
+    present = sorted({corpus.dataset_of(s) for s in all_subj})
+    progress(f"{recipe.task}: {len(cw.train)} training windows ({recipe.copies} copies), {len(cw.eval)} test windows "
+             f"from {len(all_subj)} people in {', '.join(present)}; {jobs} job(s)")
+    folds = []
+    if lodo and len(present) > 1:
+        folds += [Fold(f"dataset:{d}", [s for s in all_subj if corpus.dataset_of(s) == d],
+                       [s for s in all_subj if corpus.dataset_of(s) != d]) for d in present]
+    folds += [Fold(s, [s], [t for t in all_subj if t != s]) for s in all_subj]
+    results = run_folds(str(cw.path), recipe, folds, jobs, progress)
+    by = {r.name: r for r in results}
+    res = {"model": bundle.path.name, "task": recipe.task, "recipe": recipe.to_dict(), "quick": quick,
+           "datasets": {d: corpus.DATASETS[d].text for d in present},
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "preprocess": recipe.preprocess.to_dict(), "jobs": jobs}
+    res["lodo"] = {d: lodo_summary(by[f"dataset:{d}"], labels, d) for d in present if f"dataset:{d}" in by}
+    loso = [by[s] for s in all_subj]
+    res["loso"] = loso_summary(loso, labels, recipe)
+    res["rest_high_hr"] = rest_at_high_heart_rate(loso, cw, labels, recipe.preprocess)
+    res["shipped"] = shipped_numbers(bundle, cw)
     res["wall_time_s"] = time.time() - t0
     files = write_report(res, out)
     progress("wrote " + ", ".join(str(f) for f in files))
@@ -116,42 +197,21 @@ def run_bench(model: str, dataset: str = "motion", epochs: int | None = None, qu
     return res
 
 
-def failing_recordings(res: dict, below: float = 0.8) -> list[dict]:
-    """Held-out recordings the int8 model gets mostly wrong, with the heart rates that explain them."""
-    from .analysis import median_hr
-
-    root = datasets.shared_datasets()
-    out = []
-    for f in res["loso"]["folds"]:
-        for src, r in f.get("per_source", {}).items():
-            if r.get("int8_accuracy", 1.0) >= below:
-                continue
-            path = root / "ecg-motion-artefacts" / "data" / src.split("/")[-1][:2] / src.split("/")[-1]
-            subj, elec, act = datasets.motion_file_info(path)
-            runs = [median_hr(p) for p in datasets.motion_files() if datasets.motion_file_info(p)[0] == subj
-                    and datasets.motion_file_info(p)[2] == "run"]
-            runs = [r_ for r_ in runs if r_ is not None]
-            out.append({"recording": src.split("/")[-1], "subject": f["subject"], "electrode": elec, "activity": act,
-                        "int8_accuracy": r["int8_accuracy"], "median_hr_bpm": median_hr(path),
-                        "subject_run_hr_bpm": [round(x) for x in runs]})
-    return out
-
-
 def write_card(bundle: ModelBundle, res: dict) -> None:
     lo = res["loso"]
     card = {
+        "lodo": res["lodo"],
         "evaluation": {"protocol": lo["protocol"], "subjects": lo["subjects"], "windows": lo["windows"],
                        "epochs": lo["epochs"], "seed": lo["seed"],
                        "float": {k: lo["float"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold")},
                        "int8": {k: lo["int8"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold")},
-                       "int8_float_agreement": lo["agreement"],
+                       "int8_float_agreement": lo["agreement"], "per_dataset": lo["per_dataset"],
                        "per_subject": lo["folds"]},
+        "rest_high_hr": res.get("rest_high_hr"),
         "shipped": res["shipped"],
-        "cross_dataset": res.get("cross_dataset"),
-        "failing_recordings": failing_recordings(res),
-        "training_data": DATASET_TEXT["motion"],
-        "licence": "model: GPL-3.0-or-later (trained on GPL-3.0 data)",
-        "bench_wall_time_s": res["wall_time_s"],
+        "training_data": res["datasets"],
+        "licence": "model: GPL-3.0-or-later (trained on GPL-3.0 and ODC-By data)",
+        "bench_wall_time_s": res["wall_time_s"], "bench_jobs": res.get("jobs"),
     }
     meta = ModelMeta.read(metadata_path(bundle.path))
     meta.card = card
@@ -159,26 +219,13 @@ def write_card(bundle: ModelBundle, res: dict) -> None:
     bundle.path.with_suffix(".md").write_text(card_markdown(meta.to_dict()))
 
 
-def _slow_text(pp: dict) -> str:
-    if not pp.get("slow_nperseg"):
-        return ""
-    return (f"; under it slow rows from {pp['slow_nperseg']}-sample segments: the signal's 0.24-{pp['slow_fmax_hz']:g} Hz"
-            f" (motion sway) and the QRS envelope's {pp['beat_fmin_hz']:g}-{pp['beat_fmax_hz']:g} Hz (beat rate)")
-
-
-def _model_text(training: dict) -> str:
-    from .model import ModelSpec
-
-    spec = ModelSpec.from_training(training)
-    one = (f"4 conv blocks ({', '.join(map(str, spec.filters))} channels), "
-           + ("average over time per frequency row" if spec.head == "rows" else "global average pooling")
-           + ", dense softmax")
-    many = f"{spec.members} CNNs (seeds {training.get('seed', 0)}..) averaged, each " if spec.members > 1 else ""
-    return (many + one + "; trained " + ("with" if spec.augment else "without") + " spectrogram masking, "
-            + f"{training.get('epochs')} epochs, class-balanced")
+def _pct(v) -> str:
+    return "--" if v is None else f"{v:.0%}"
 
 
 def card_markdown(meta: dict) -> str:
+    from .report import lodo_lines, recipe_text
+
     c = meta["card"]
     ev = c["evaluation"]
     labels = meta["labels"]
@@ -190,54 +237,39 @@ def card_markdown(meta: dict) -> str:
         f"- **Task**: {meta['task']} — classes {', '.join(labels)}",
         f"- **File**: `{sh['file']}`, full-integer int8 TFLite, {sh['bytes']} bytes, "
         f"{tr.get('parameters')} parameters, SHA-256 `{meta['tflite_sha256']}`",
-        f"- **Input**: {meta['window_s']:g} s of single-lead ECG at {meta['rate_hz']:g} Hz (other rates are resampled), "
-        f"classified every {meta['hop_s']:g} s; log-spectrogram {meta['preprocess']['nperseg']}-sample Hann segments, "
-        f"step {meta['preprocess']['step']}, 2-{meta['preprocess']['fmax_hz']:g} Hz{_slow_text(meta['preprocess'])}, "
-        f"normalised per window; int8 input scale {meta['input']['scale']:.5g}, zero point {meta['input']['zero_point']}",
-        f"- **Model**: {_model_text(tr)}",
-        f"- **Training data**: {c['training_data']}; subjects {', '.join(tr.get('train_subjects', []))}; "
-        f"held out of this file: {', '.join(tr.get('holdout_subjects', [])) or 'none'}",
+        f"- **Recipe**: {recipe_text(tr.get('recipe') or {}, meta)}",
+        "- **Training data**: " + "; ".join(c["training_data"].values())
+        + f"; held out of this file: {', '.join(tr.get('holdout_subjects', [])) or 'none'}",
         f"- **Licence**: {c['licence']}", "",
-        "## Evaluation (subject-independent)", "",
-        f"{ev['protocol']} over {len(ev['subjects'])} subjects, {ev['windows']} windows, {ev['epochs']} epochs, "
-        f"seed {ev['seed']} (reproduce: `ecg-activity bench --model models/{sh['file']}`).", "",
-        "| | accuracy | macro-F1 | per-class F1 | worst subject |", "|---|---|---|---|---|",
+        "## On a dataset it never saw (leave-one-dataset-out)", "",
+        *lodo_lines(c.get("lodo") or {}), "",
+        "## On people it never saw (leave-one-subject-out)", "",
+        f"{ev['protocol']}: {len(ev['subjects'])} people, {ev['windows']} windows; early stopping chose "
+        f"{ev['epochs']['min']}-{ev['epochs']['max']} epochs (median {ev['epochs']['median']:g}); "
+        f"reproduce: `ecg-activity bench --model models/{sh['file']}`.", "",
+        "| | accuracy | macro-F1 | per-class F1 | worst person |", "|---|---|---|---|---|",
         f"| float | {ev['float']['accuracy']:.3f} | {ev['float']['macro_f1']:.3f} | {f1(ev['float']['per_class_f1'])} | "
         f"{ev['float']['per_fold']['min']:.3f} |",
         f"| int8 | {ev['int8']['accuracy']:.3f} | {ev['int8']['macro_f1']:.3f} | {f1(ev['int8']['per_class_f1'])} | "
         f"{ev['int8']['per_fold']['min']:.3f} |", "",
-        f"int8 agrees with float on {ev['int8_float_agreement']:.1%} of windows.", "",
-        "Per held-out subject (int8 accuracy): " + ", ".join(
-            f"{f['subject']} {f['int8_accuracy']:.2f}" for f in ev["per_subject"]) + ".", "",
+        f"int8 agrees with float on {ev['int8_float_agreement']:.1%} of windows. Per dataset (int8): "
+        + "; ".join(f"{d} accuracy {v['int8']['accuracy']:.3f}, macro-F1 {v['int8']['macro_f1']:.3f}"
+                    for d, v in ev["per_dataset"].items()) + ".", "",
+        "Per person (int8 accuracy): " + ", ".join(f"{f['subject']} {f['int8_accuracy']:.2f}"
+                                                    for f in ev["per_subject"]) + ".", "",
     ]
+    hh = c.get("rest_high_hr")
+    if hh and hh["windows"]:
+        lines += [f"Rest with a racing heart (held-out rest windows above {hh['threshold_bpm']:g} bpm, "
+                  f"{hh['windows']} windows): {_pct(hh['rest_share'])} called rest; calls "
+                  + ", ".join(f"{k} {v}" for k, v in hh["calls"].items() if v) + ".", ""]
     if sh.get("holdout"):
         h = sh["holdout"]
-        lines.append(f"This file on its held-out subject(s) {', '.join(h['subjects'])}: accuracy {h['accuracy']:.3f}, "
+        lines.append(f"This file on its held-out people {', '.join(h['subjects'])}: accuracy {h['accuracy']:.3f}, "
                      f"macro-F1 {h['macro_f1']:.3f} ({h['n']} windows; checked by the test suite).")
     lines.append(f"Latency on the benchmark machine: {sh['window_ms']:.3f} ms per window "
                  f"(preprocessing {sh['preprocess_ms']:.3f} + invoke {sh['invoke_ms']:.3f}, {sh['backend']}).")
-    fails = sorted(c.get("failing_recordings") or [], key=lambda f: f["int8_accuracy"])
-    if fails:
-        n_rec = sum(len(f.get("per_source", {})) for f in ev["per_subject"])
-        by_act: dict[str, int] = {}
-        for f in fails:
-            by_act[f["activity"]] = by_act.get(f["activity"], 0) + 1
-        lines += ["", "## Where it fails", "",
-                  f"{len(fails)} of {n_rec} held-out recordings are below 80% correct (int8); by activity: "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(by_act.items(), key=lambda kv: -kv[1])) + ". "
-                  "`python -m ecg_activity.train.analysis` prints heart rate per subject, electrode and activity. The worst:", ""]
-        for f in fails[:8]:
-            runs = f["subject_run_hr_bpm"]
-            hr = f["median_hr_bpm"]
-            why = ""
-            if hr is not None and runs and f["activity"] != "run":
-                why = ("; its heart is as fast as this subject's running heart" if hr >= 0.9 * min(runs)
-                       else "; heart rate does not explain it")
-            lines.append(f"- `{f['recording']}` ({f['subject']}, {f['electrode']} electrodes, {f['activity']}): "
-                         f"{f['int8_accuracy']:.0%} correct; median heart rate "
-                         f"{'?' if hr is None else f'{hr:.0f}'} bpm, running {', '.join(map(str, runs))} bpm{why}")
-    if c.get("cross_dataset"):
-        lines += ["", "Cross-dataset: " + c["cross_dataset"]["text"]]
-    lines += ["", "Limitations: trained on 10 people on a treadmill and in a lab; one lead; the motion signature "
-              "in the ECG carries the decision, so a very still runner or a very restless sitter can fool it.", ""]
+    lines += ["", "Limitations: one chest lead; the people are young adults on treadmills, bikes and lab floors; "
+              "the motion in the ECG carries the decision, so a very still runner or a very restless sitter can "
+              "fool it. Personal calibration (`ecg-activity calibrate`) adapts it to one wearer.", ""]
     return "\n".join(lines)

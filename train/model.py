@@ -166,20 +166,24 @@ def ensemble(members: list):
 
 
 def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0, batch_size: int = 64,
-        validation: tuple[np.ndarray, np.ndarray] | None = None, verbose: int = 0,
-        spec: ModelSpec = ModelSpec(), allowed: np.ndarray | None = None, groups: np.ndarray | None = None):
+        validation: tuple | None = None, verbose: int = 0, spec: ModelSpec = ModelSpec(),
+        allowed: np.ndarray | None = None, groups: np.ndarray | None = None, patience: int = 0):
     """Deterministic training (fixed seeds, balanced weights): the same run gives the same model.
 
     ``allowed`` (windows x classes, bool) says which classes each window's dataset can show
     (``partial_crossentropy``); ``groups`` (each window's dataset) balances the weights per
-    (dataset, class), so a big dataset does not drown a small one.  With several members each is
-    trained on its own (seeds seed, seed+1, ...), so they err differently and their average is
-    steadier on people none of them saw; the history is the members' mean."""
+    (dataset, class), so a big dataset does not drown a small one.  ``validation`` is
+    ``(x, y)`` or ``(x, y, allowed)`` of people not trained on; with ``patience`` > 0 training
+    stops when their loss has not improved for that many epochs and keeps the best epoch
+    (``history["best_epoch"]``, 1-based).  With several members each is trained on its own (seeds
+    seed, seed+1, ...), so they err differently and their average is steadier on people none of
+    them saw; the history holds the members' histories."""
     if spec.members > 1:
         single = ModelSpec(spec.filters, spec.head, spec.augment)
-        runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single, allowed, groups)
-                for i in range(spec.members)]
-        hist = {key: np.mean([h[key] for _, h in runs], axis=0).tolist() for key in runs[0][1]}
+        runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single, allowed, groups,
+                    patience) for i in range(spec.members)]
+        hist = {"members": [h for _, h in runs], "best_epoch": [h["best_epoch"] for _, h in runs]}
+        hist["loss"] = runs[0][1]["loss"]
         return ensemble([m for m, _ in runs]), hist
     k = keras()
     k.utils.set_random_seed(seed)
@@ -187,10 +191,20 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
     model.compile(k.optimizers.Adam(2e-3), partial_crossentropy, metrics=[target_accuracy])
     train = _dataset(x, targets(y, n_classes, allowed), balanced_weights(y, groups), batch_size, seed, spec.augment)
     val = None
-    if validation is not None:
-        val = _dataset(validation[0], targets(validation[1], n_classes), None, 256, seed, False, shuffle=False)
-    hist = model.fit(train, epochs=epochs, verbose=verbose, validation_data=val)
-    h = {key.replace("target_accuracy", "accuracy"): v for key, v in hist.history.items()}
+    callbacks = []
+    if validation is not None and len(validation[1]):
+        vallow = validation[2] if len(validation) > 2 else None
+        val = _dataset(validation[0], targets(validation[1], n_classes, vallow), None, 256, seed, False,
+                       shuffle=False)
+        if patience:
+            callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                       restore_best_weights=True))
+    hist = model.fit(train, epochs=epochs, verbose=verbose, validation_data=val, callbacks=callbacks)
+    h = {key.replace("target_accuracy", "accuracy"): [float(v) for v in vs] for key, vs in hist.history.items()}
+    if callbacks and "val_loss" in h:
+        h["best_epoch"] = int(np.argmin(h["val_loss"])) + 1
+    else:
+        h["best_epoch"] = len(h["loss"])
     return model, h
 
 

@@ -101,13 +101,13 @@ def _augmented_recording(args) -> tuple[np.ndarray, list[int]]:
 
 def augmented_windows(recs: list[Recording], labels: tuple[str, ...], cfg: PreprocessConfig,
                       aug: DeviceAugment = NONE, copies: int = 1, seed: int = 0, hop_s: float | None = None,
-                      jobs: int | None = None) -> WindowSet:
+                      jobs: int | None = None, first_copy: int = 0) -> WindowSet:
     """Windows of ``recs``, ``copies`` times: copy 0 as recorded, every further copy through a fresh
     random device (and, with ``aug.stretch``, a recording stretched in time).  Reproducible: the
     randomness is keyed on (seed, copy, recording)."""
     hop_s = hop_s or cfg.hop_s
     tasks, meta = [], []
-    for c in range(copies):
+    for c in range(first_copy, first_copy + copies):
         a = NONE if c == 0 else aug
         for r, rec in enumerate(recs):
             rng = np.random.default_rng([seed, c, r])
