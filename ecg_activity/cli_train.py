@@ -138,7 +138,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     cw = load_cached(Path(info["cache"]))
     rep = np.asarray(cw.train.x[(cw.copy == 0) & np.isin(cw.train.subjects, info["train_subjects"])])
     model = keras.models.load_model(src, compile=False)
-    tfl = to_int8(model, rep, seed=recipe.seed)
+    tfl = to_int8(model, rep, seed=recipe.seed, embedding=True)
     training = {"recipe": recipe.to_dict(), "train_subjects": info["train_subjects"],
                 "holdout_subjects": info["holdout_subjects"], "epochs": info["epochs"],
                 "parameters": info["parameters"], **recipe.spec.to_dict()}

@@ -70,6 +70,7 @@ class ModelBundle:
     meta: ModelMeta
     interpreter: object
     backend: str
+    has_embedding: bool = False
 
     @property
     def name(self) -> str:
@@ -100,7 +101,7 @@ class ModelBundle:
             raise ModelError(f"{path.name} is not a loadable TFLite model ({str(e).splitlines()[0]})") from None
         cfg, labels = meta.preprocess, meta.labels
         inp = interp.get_input_details()[0]
-        out = interp.get_output_details()[0]
+        out, emb = probability_output(interp)
         want = (1, *cfg.shape, 1)
         got = tuple(int(v) for v in inp["shape"])
         if got != want:
@@ -109,7 +110,7 @@ class ModelBundle:
             raise ModelError(f"{path.name} is not a full-integer int8 model (input {inp['dtype'].__name__})")
         if int(out["shape"][-1]) != len(labels):
             raise ModelError(f"{path.name} has {out['shape'][-1]} outputs for {len(labels)} labels")
-        return cls(path, labels, cfg, meta, interp, name)
+        return cls(path, labels, cfg, meta, interp, name, emb is not None)
 
     def check_stream(self, rate_hz: float) -> None:
         """Any rate can be resampled; a rate too low to hold the model's band cannot."""
@@ -121,16 +122,31 @@ class ModelBundle:
         return invoke_int8(self.interpreter, spec)
 
 
-def invoke_int8(interp, spec: np.ndarray) -> np.ndarray:
-    """Quantize one spectrogram, run a full-int8 interpreter, dequantize its output.
+def probability_output(interp) -> tuple[dict, dict | None]:
+    """(probabilities, embedding or None) among a model's outputs: the class probabilities are the
+    narrow one (a handful of classes against a hundred-odd embedding features)."""
+    outs = sorted(interp.get_output_details(), key=lambda d: int(d["shape"][-1]))
+    return outs[0], (outs[-1] if len(outs) > 1 else None)
 
-    The one place this happens: the edge runner and training's int8 evaluation both call it."""
+
+def _dequantize(interp, detail) -> np.ndarray:
+    o = interp.get_tensor(detail["index"])[0].astype(np.float32)
+    scale, zero = detail["quantization"]
+    return (o - zero) * scale
+
+
+def invoke_int8(interp, spec: np.ndarray, embedding: bool = False):
+    """Quantize one spectrogram, run a full-int8 interpreter, dequantize its probabilities (and, with
+    ``embedding``, also return its embedding).
+
+    The one place this happens: the edge runner, calibration and training's int8 evaluation call it."""
     inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
+    out, emb = probability_output(interp)
     scale, zero = inp["quantization"]
     q = np.clip(np.round(spec / scale + zero), -128, 127).astype(np.int8)
     interp.set_tensor(inp["index"], q[None, :, :, None])
     interp.invoke()
-    o = interp.get_tensor(out["index"])[0].astype(np.float32)
-    oscale, ozero = out["quantization"]
-    return (o - ozero) * oscale
+    probs = _dequantize(interp, out)
+    if embedding:
+        return probs, (None if emb is None else _dequantize(interp, emb))
+    return probs

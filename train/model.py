@@ -157,6 +157,21 @@ def build_model(n_classes: int, shape: tuple[int, int], spec: ModelSpec = ModelS
     return members[0] if spec.members == 1 else ensemble(members)
 
 
+def with_embedding(model):
+    """The same model with a second output: its embedding, what the final dense layer(s) see (every
+    member's pooled features side by side).  Shipped this way, the edge can fit a personal final
+    layer on it (``ecg-activity calibrate``) with numpy alone, through the same int8 interpreter."""
+    k = keras()
+    members = [m for m in model.layers if isinstance(m, k.Model)] or [model]
+    inp = k.Input(shape=model.input_shape[1:], name="spectrogram")
+    feats = []
+    for i, m in enumerate(members):
+        drop = next(layer for layer in m.layers if isinstance(layer, k.layers.Dropout))
+        feats.append(k.Model(m.inputs, drop.input, name=f"features_{i}")(inp))
+    emb = feats[0] if len(feats) == 1 else k.layers.Concatenate(name="embedding")(feats)
+    return k.Model(inp, [model(inp), emb])
+
+
 def ensemble(members: list):
     """One model that averages its members' probabilities: one .tflite, one invoke on the edge."""
     k = keras()

@@ -11,8 +11,9 @@ from ..edge.model_meta import ModelMeta, Quantization
 from ..edge.preprocess import PreprocessConfig
 
 
-def to_int8(model, representative: np.ndarray, n_rep: int = 300, seed: int = 0) -> bytes:
-    """int8 weights, activations, input and output; calibrated on real training windows."""
+def to_int8(model, representative: np.ndarray, n_rep: int = 300, seed: int = 0, embedding: bool = False) -> bytes:
+    """int8 weights, activations, input and output(s); calibrated on real training windows.  With
+    ``embedding`` the file has a second output, the features the final layer sees (for calibration)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -23,7 +24,9 @@ def to_int8(model, representative: np.ndarray, n_rep: int = 300, seed: int = 0) 
         for x in rep:
             yield [x[None, :, :, None].astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    from .model import with_embedding
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(with_embedding(model) if embedding else model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = gen
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -42,7 +45,10 @@ def quantization(tflite: bytes) -> tuple[Quantization, Quantization]:
     def q(d) -> Quantization:
         return Quantization("int8", tuple(int(v) for v in d["shape"]), float(d["quantization"][0]),
                             int(d["quantization"][1]))
-    return q(it.get_input_details()[0]), q(it.get_output_details()[0])
+    from ..edge.model_bundle import probability_output
+
+    out, _ = probability_output(it)
+    return q(it.get_input_details()[0]), q(out)
 
 
 def write_model(path: str | Path, tflite: bytes, task: str, labels: tuple[str, ...], cfg: PreprocessConfig,
