@@ -40,6 +40,7 @@ class DisplayState:
     flagged: int = 0
     label: str | None = None
     status: str = "waiting for data"
+    banner: str = ""                 # an instruction for the wearer (guided calibration: "walk now: 1:40 left")
 
 
 def trace_rows(x: np.ndarray, width: int, height: int = 4) -> list[str]:
@@ -98,4 +99,7 @@ def render(s: DisplayState, width: int = 80):
     title = f"ecg-activity · {s.source} · {s.model} ({s.backend})"
     if s.label:
         title += f" · label {s.label}"
-    return Panel(Group(head, trace, Text(""), act, Text(""), health, rec), title=title, width=width)
+    parts = [head, trace, Text(""), act, Text(""), health, rec]
+    if s.banner:
+        parts.insert(0, Text(s.banner, style="bold yellow"))
+    return Panel(Group(*parts), title=title, width=width)

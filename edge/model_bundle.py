@@ -71,6 +71,7 @@ class ModelBundle:
     interpreter: object
     backend: str
     has_embedding: bool = False
+    head: object = None                    # a personal calibration head (edge.calibration), if any
 
     @property
     def name(self) -> str:
@@ -110,7 +111,19 @@ class ModelBundle:
             raise ModelError(f"{path.name} is not a full-integer int8 model (input {inp['dtype'].__name__})")
         if int(out["shape"][-1]) != len(labels):
             raise ModelError(f"{path.name} has {out['shape'][-1]} outputs for {len(labels)} labels")
-        return cls(path, labels, cfg, meta, interp, name, emb is not None)
+        head = None
+        if meta.calibration:
+            from .calibration import PersonalHead
+
+            if emb is None:
+                raise ModelError(f"{path.name} is calibrated but has no embedding output")
+            try:
+                head = PersonalHead.from_dict(meta.calibration.get("head") or {})
+            except (ValueError, KeyError, TypeError) as e:
+                raise ModelError(f"{path.name}: invalid calibration ({e})") from None
+            if max(head.classes) >= len(labels) or len(head.mean) != int(emb["shape"][-1]):
+                raise ModelError(f"{path.name}: the calibration does not fit this model")
+        return cls(path, labels, cfg, meta, interp, name, emb is not None, head)
 
     def check_stream(self, rate_hz: float) -> None:
         """Any rate can be resampled; a rate too low to hold the model's band cannot."""
@@ -118,8 +131,17 @@ class ModelBundle:
             raise ModelError(f"the stream's {rate_hz:g} Hz cannot carry the model's 0-{self.cfg.fmax_hz:g} Hz band")
 
     def predict(self, spec: np.ndarray) -> np.ndarray:
-        """Class probabilities (dequantized) for one spectrogram."""
-        return invoke_int8(self.interpreter, spec)
+        """Class probabilities (dequantized) for one spectrogram (through the personal head, if calibrated)."""
+        if self.head is None:
+            return invoke_int8(self.interpreter, spec)
+        probs, emb = invoke_int8(self.interpreter, spec, embedding=True)
+        return self.head.apply(probs, emb)
+
+    def embed(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(base probabilities, embedding) for one spectrogram."""
+        if not self.has_embedding:
+            raise ModelError(f"{self.path.name} has no embedding output (models shipped before calibration existed)")
+        return invoke_int8(self.interpreter, spec, embedding=True)
 
 
 def probability_output(interp) -> tuple[dict, dict | None]:

@@ -102,10 +102,29 @@ def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
     out["per_dataset"] = {d: {"windows": int((subj_ds == d).sum()),
                               "int8": metrics.summary(y[subj_ds == d], pq[subj_ds == d], labels)}
                           for d in sorted(set(subj_ds.tolist()))}
+    out["calibration"] = calibration_summary(results)
     epochs = [e for r in results for e in r.epochs]
     out["epochs"] = {"median": float(np.median(epochs)), "min": int(min(epochs)), "max": int(max(epochs)),
                      "max_allowed": recipe.max_epochs, "patience": recipe.patience}
     return out
+
+
+def calibration_summary(results: list[FoldResult]) -> dict:
+    """Personal calibration on held-out people: per budget (minutes per class) the mean accuracy before
+    and after, and per person at 2 minutes."""
+    from .calibration_eval import BUDGETS_MIN
+
+    per_budget = {}
+    for b in BUDGETS_MIN:
+        rows = [(r.name, r.extra["calibration"][f"{b:g}"]) for r in results
+                if f"{b:g}" in r.extra.get("calibration", {})]
+        if rows:
+            after = np.array([v["after"] for _, v in rows])
+            per_budget[f"{b:g}"] = {"people": len(rows), "before": float(np.mean([v["before"] for _, v in rows])),
+                                    "after": float(after.mean()), "worst_after": float(after.min()),
+                                    "worst_person": rows[int(after.argmin())][0]}
+    per_person = {r.name: r.extra["calibration"]["2"] for r in results if "2" in r.extra.get("calibration", {})}
+    return {"minutes_per_class": per_budget, "per_person_2min": per_person}
 
 
 def rest_at_high_heart_rate(results: list[FoldResult], cw, labels, cfg) -> dict | None:
@@ -206,6 +225,7 @@ def write_card(bundle: ModelBundle, res: dict) -> None:
                        "float": {k: lo["float"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold")},
                        "int8": {k: lo["int8"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold")},
                        "int8_float_agreement": lo["agreement"], "per_dataset": lo["per_dataset"],
+                       "calibration": lo.get("calibration"),
                        "per_subject": lo["folds"]},
         "rest_high_hr": res.get("rest_high_hr"),
         "shipped": res["shipped"],
@@ -258,6 +278,18 @@ def card_markdown(meta: dict) -> str:
         "Per person (int8 accuracy): " + ", ".join(f"{f['subject']} {f['int8_accuracy']:.2f}"
                                                     for f in ev["per_subject"]) + ".", "",
     ]
+    cal = ev.get("calibration") or {}
+    if cal.get("minutes_per_class"):
+        lines += ["## Personal calibration (held-out people, int8, no TensorFlow)", "",
+                  "Each held-out person calibrates on the first minutes of each of their activities and is tested "
+                  "on windows that share no sample with them (`ecg-activity calibrate`).", "",
+                  "| minutes per class | people | before | after | worst after |", "|---|---|---|---|---|"]
+        for b, v in cal["minutes_per_class"].items():
+            lines.append(f"| {b} | {v['people']} | {v['before']:.3f} | {v['after']:.3f} | "
+                         f"{v['worst_after']:.3f} ({v['worst_person']}) |")
+        if cal.get("per_person_2min"):
+            lines += ["", "At 2 minutes per class, before → after: " + ", ".join(
+                f"{p} {v['before']:.2f} → {v['after']:.2f}" for p, v in cal["per_person_2min"].items()) + ".", ""]
     hh = c.get("rest_high_hr")
     if hh and hh["windows"]:
         lines += [f"Rest with a racing heart (held-out rest windows above {hh['threshold_bpm']:g} bpm, "

@@ -82,7 +82,8 @@ def run_fold(cache_path: str, recipe_dict: dict, fold: Fold, threads: int = 0) -
         except RuntimeError:
             pass
     from .cache import load_cached
-    from .evaluate import int8_predict
+    from .calibration_eval import evaluate as calibration_eval
+    from .evaluate import int8_embed
     from .model import predict_float
     from .quantize import to_int8
     from .recipe import Recipe
@@ -95,7 +96,11 @@ def run_fold(cache_path: str, recipe_dict: dict, fold: Fold, threads: int = 0) -
     can = trained_classes(recipe, fold.train_subjects)
     pf = predict_float(model, np.asarray(test.x))
     rep = np.asarray(cw.train.x[(cw.copy == 0) & np.isin(cw.train.subjects, fold.train_subjects)])
-    pq = int8_predict(to_int8(model, rep, seed=recipe.seed), np.asarray(test.x))
+    pq, emb = int8_embed(to_int8(model, rep, seed=recipe.seed, embedding=True), np.asarray(test.x))
+    extra = {}
+    if len(fold.test_subjects) == 1 and len(pq):
+        extra["calibration"] = calibration_eval(np.asarray(pq, float), np.asarray(emb, float), test.y,
+                                                test.sources, recipe.preprocess.window_s, recipe.preprocess.hop_s)
 
     def pick(p):
         p = np.array(p, dtype=float)
@@ -105,7 +110,7 @@ def run_fold(cache_path: str, recipe_dict: dict, fold: Fold, threads: int = 0) -
     best = hist["best_epoch"]
     return FoldResult(fold.name, test.subjects.tolist(), test.sources.tolist(), test.y.tolist(), pick(pf), pick(pq),
                       np.round(np.asarray(pq, float), 4).tolist(), can.tolist(),
-                      best if isinstance(best, list) else [best], time.time() - t0)
+                      best if isinstance(best, list) else [best], time.time() - t0, extra)
 
 
 def run_folds(cache_path: str, recipe, folds: list[Fold], jobs: int = 1,

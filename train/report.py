@@ -119,6 +119,11 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
                                             f"{v['int8']['macro_f1']:.3f} ({v['windows']} windows)"
                                             for d, v in lo["per_dataset"].items()) + ".", "",
     ]
+    cal = lo.get("calibration") or {}
+    if cal.get("minutes_per_class"):
+        lines += ["Personal calibration of each held-out person (first minutes of each activity; tested on the "
+                  "rest): " + "; ".join(f"{b} min/class: {v['before']:.3f} → {v['after']:.3f} (worst {v['worst_after']:.3f},"
+                                        f" {v['people']} people)" for b, v in cal["minutes_per_class"].items()) + ".", ""]
     hh = res.get("rest_high_hr")
     if hh and hh["windows"]:
         lines += [f"Rest above {hh['threshold_bpm']:g} bpm ({hh['windows']} held-out windows): "
