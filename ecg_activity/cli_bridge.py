@@ -164,6 +164,15 @@ def cmd_export(a: argparse.Namespace) -> int:
     return report_damage(res.damage)
 
 
+def cmd_import(a: argparse.Namespace) -> int:
+    from .bridge.importer import import_recording
+    from .train.corpus import ALL_LABELS
+
+    res = import_recording(a.recording, a.output, a.format, a.rate, a.mv_per_count, a.channel, a.label, ALL_LABELS)
+    print(json.dumps(res))
+    return 0
+
+
 def register(sub) -> None:
     protocols = protocol_names()
     s = sub.add_parser("devices", help="list serial ports and BLE devices")
@@ -195,6 +204,18 @@ def register(sub) -> None:
     s.add_argument("capture", help="a .ecgcap file")
     s.add_argument("--json", action="store_true", help="one JSON object instead of aligned text")
     s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("import", help="CSV, EDF/EDF+/BDF+ or WFDB recording -> a capture (replay, label, train on it)")
+    s.add_argument("recording", help="file.csv, file.edf, file.bdf or a WFDB record (NAME.hea)")
+    s.add_argument("--output", "-o", required=True, help="the capture to create (.ecgcap)")
+    s.add_argument("--format", choices=["csv", "edf", "bdf", "wfdb"], help="default: from the file name")
+    s.add_argument("--rate", type=number(float, 0.0, 100_000.0), help="sampling rate (CSV of values only)")
+    s.add_argument("--mv-per-count", type=number(float, 0.0, 1e6),
+                   help="CSV: resolution to store the millivolts at (default 0.001 = 1 µV)")
+    s.add_argument("--channel", type=number(int, 0, 4096, lo_open=False),
+                   help="which signal or CSV column (default: the one named ECG, else the first/last)")
+    s.add_argument("--label", help="activity of the whole recording (annotations naming one set labels too)")
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("export", help="capture -> CSV, EDF+ (16-bit) or BDF+ (24-bit), in millivolts")
     s.add_argument("capture", help="a .ecgcap file")

@@ -29,8 +29,12 @@ def _pipeline(a, bundle, rate_hz: float):
     return ActivityPipeline(bundle, rate_hz, channel=a.channel, smooth=a.smooth)
 
 
-def _session(a, src, bundle, display: bool, sinks: list, stop, duration_s=None):
-    """Run the one session loop with the summary, the display (or notices) and the chosen outputs."""
+def _session(a, src, bundle, display: bool, sinks: list, stop, duration_s=None, keys: bool = False):
+    """Run the one session loop with the summary, the display (or notices) and the chosen outputs;
+    with ``keys`` (a live view on a terminal) the keyboard sets labels, markers and pauses."""
+    import contextlib
+
+    from .keys import Controls, KeyReader
     from .session import Session
     from .sinks.capture import CaptureSink
     from .sinks.summary import NoticeSink, SummarySink
@@ -38,14 +42,18 @@ def _session(a, src, bundle, display: bool, sinks: list, stop, duration_s=None):
     summary = SummarySink()
     capture = next((s for s in sinks if isinstance(s, CaptureSink)), None)
     extra = [summary]
+    controls = Controls() if keys else None
+    reader = KeyReader(controls, bundle.labels) if keys else contextlib.nullcontext()
     if display:
         from .sinks.display import DisplaySink
 
-        extra.append(DisplaySink(recording=capture.path if capture else None, capture_sink=capture))
+        extra.append(DisplaySink(recording=capture.path if capture else None, capture_sink=capture,
+                                 keys=bool(keys and reader.active)))
     else:
         extra.append(NoticeSink())
     pipe = _pipeline(a, bundle, src.decoder.rate_hz)
-    Session(src, sinks + extra, pipe, duration_s=duration_s, stop=stop).run()
+    with reader:
+        Session(src, sinks + extra, pipe, duration_s=duration_s, stop=stop, controls=controls).run()
     return summary.summary()
 
 
@@ -74,7 +82,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     src = open_from_args(a, stop, label=a.label, loop=getattr(a, "loop", False))
-    summary = _session(a, src, bundle, display, sinks, stop, a.duration)
+    summary = _session(a, src, bundle, display, sinks, stop, a.duration, keys=display)
     print(json.dumps(summary.as_dict()), file=sys.stderr)
     return 0
 
@@ -176,6 +184,16 @@ def _guided(a: argparse.Namespace) -> list[str]:
     return out
 
 
+def cmd_plot(a: argparse.Namespace) -> int:
+    from .bridge.outfile import check_target
+    from .models import DEFAULT_MODEL
+    from .plot import plot
+
+    check_target(a.output, a.force)
+    print(json.dumps(plot(a.capture, a.model or str(DEFAULT_MODEL), a.output)))
+    return 0
+
+
 def register(sub) -> None:
     protocols = protocol_names()
     s = sub.add_parser("run", help="classify a live source (display, or JSON lines when headless)")
@@ -212,6 +230,13 @@ def register(sub) -> None:
     g.add_argument("--speed", type=speed, default=1.0, help="for sim: sources, playback speed")
     s.set_defaults(func=cmd_calibrate, baud=115200, rate=None, mv_per_count=None, recording=None, drop=0.0,
                    corrupt=0.0, noise_every=0.0, pause_at=-1.0, pause=0.0, seed=0)
+
+    s = sub.add_parser("plot", help="one picture of a capture: ECG strip, heart rate, decisions vs labels, gaps")
+    s.add_argument("capture", help="a .ecgcap file")
+    s.add_argument("--model", "-m", help="int8 model to classify with (default: the shipped activity5)")
+    s.add_argument("--output", "-o", required=True, help="PNG to write")
+    s.add_argument("--force", action="store_true", help="replace an existing picture")
+    s.set_defaults(func=cmd_plot)
 
     s = sub.add_parser("replay", help="classify a capture (as fast as possible by default) and summarise")
     s.add_argument("capture", help="a .ecgcap file")

@@ -67,7 +67,7 @@ class Session:
     is optional: without it the session only records and reports blocks."""
 
     def __init__(self, source: OpenSource, sinks: list[Sink], pipeline=None, *, duration_s: float | None = None,
-                 stop: threading.Event | None = None, require_data: bool = True) -> None:
+                 stop: threading.Event | None = None, require_data: bool = True, controls=None) -> None:
         self.source = source
         self.sinks = list(sinks)
         self.pipeline = pipeline
@@ -75,6 +75,9 @@ class Session:
         self.stop = stop or source.transport.stop
         self.require_data = require_data
         self.counts = SessionCounts()
+        self.controls = controls            # keys.Controls: labels, markers, pause from the keyboard
+        self._markers = 0
+        self._paused = False
         self._warned = False
 
     def info(self) -> SessionInfo:
@@ -131,6 +134,8 @@ class Session:
                     dec.link_lost(item.t_host)
                 elif item.kind == "reconnect":
                     dec.stats.reconnects += 1
+            if self.controls is not None:
+                self._commands()
             now = time.monotonic()
             if now - last_tick >= TICK_S:
                 last_tick = now
@@ -141,6 +146,25 @@ class Session:
                 break
         for block in dec.flush():
             self._block(block)
+
+    def _commands(self) -> None:
+        """Key presses become timed events, recorded in the capture like link events."""
+        for cmd in self.controls.drain():
+            if cmd[0] == "quit":
+                self.stop.set()
+                continue
+            if cmd[0] == "label":
+                ev = LinkEvent("label", time.time(), {"label": cmd[1]})
+            elif cmd[0] == "marker":
+                self._markers += 1
+                ev = LinkEvent("marker", time.time(), {"n": self._markers})
+            elif cmd[0] == "pause":
+                self._paused = not self._paused
+                ev = LinkEvent("pause" if self._paused else "resume", time.time(), {})
+            else:
+                continue
+            for s in self.sinks:
+                s.on_event(ev)
 
     def _block(self, block: SampleBlock) -> None:
         self.counts.samples += block.n

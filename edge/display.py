@@ -1,7 +1,12 @@
-"""The live terminal view (rich): ECG trace, heart rate, activity with probability bars, stream health.
+"""The live terminal view (rich): a readable ECG, heart rate and variability, signal quality with its
+reason, the activity with probability bars, labels and markers, stream health and the recording.
 
 ``render`` is a pure function of a DisplayState, so it is tested through
-rich's own recording console as well as in a real terminal under tmux.
+rich's own recording console as well as in a real terminal under tmux.  The
+ECG is band-passed for the eye only (0.5-40 Hz: baseline wander gone, QRS
+spikes sharp) and drawn as a line in braille dots on a fixed millivolt scale
+that steps up or down (0.5, 1, 2, 5 ... mV) with the signal, so electrode
+contact can be judged at a glance.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from ..bridge.blocks import DecodeStats
 from .pipeline import WindowResult
 
 BARS = " ▁▂▃▄▅▆▇█"
+SCALES_MV = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
+GOOD, FAIR = 0.8, 0.5                 # quality thresholds: green at or above GOOD, yellow above FAIR, red below
 
 
 @dataclass
@@ -30,21 +37,84 @@ class DisplayState:
     backend: str
     trace: np.ndarray = field(default_factory=lambda: np.zeros(0))
     trace_rate_hz: float = 250.0
+    trace_unit: str = "mV"
     last: WindowResult | None = None
     stats: DecodeStats = field(default_factory=DecodeStats)
     latency_ms: float | None = None
     recording: str | None = None
     recorded_bytes: int = 0
+    paused: bool = False
     started: float = field(default_factory=time.time)
+    stream_s: float = 0.0            # signal received so far (for the countdown to the first decision)
+    window_s: float = 0.0
     windows: int = 0
     flagged: int = 0
-    label: str | None = None
+    label: str | None = None         # the activity label in force (--label or a key press)
+    markers: int = 0
     status: str = "waiting for data"
     banner: str = ""                 # an instruction for the wearer (guided calibration: "walk now: 1:40 left")
+    keys: bool = False               # the keyboard works: show the hints
+
+
+def display_filter(x: np.ndarray, rate_hz: float) -> np.ndarray:
+    """0.5-40 Hz band-pass (zero-phase) for the eye: no baseline wander, sharp QRS."""
+    from scipy.signal import butter, sosfiltfilt
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < 30 or not np.isfinite(x).all():
+        return np.zeros(0)
+    sos = butter(2, [0.5, min(40.0, 0.45 * rate_hz)], btype="band", fs=rate_hz, output="sos")
+    return sosfiltfilt(sos, x - x.mean())
+
+
+def scale_for(x: np.ndarray) -> float:
+    """The smallest fixed half-range that holds 99.5 % of the samples."""
+    if x.size == 0:
+        return SCALES_MV[3]
+    a = float(np.percentile(np.abs(x), 99.5))
+    return next((s for s in SCALES_MV if a <= s), SCALES_MV[-1])
+
+
+def trace_lines(x: np.ndarray, width: int, height: int = 5, half_range: float = 1.0) -> list[str]:
+    """A line plot in braille dots (2 x 4 per character): each dot column spans the min..max of its
+    samples and joins the previous column, so narrow QRS spikes are never lost."""
+    cols = 2 * max(1, width)
+    rows = 4 * height
+    grid = np.zeros((rows, cols), dtype=bool)
+    if x.size >= 2:
+        chunks = np.array_split(x[-cols * max(1, x.size // cols):], cols)
+        lo = np.array([c.min() if c.size else np.nan for c in chunks])
+        hi = np.array([c.max() if c.size else np.nan for c in chunks])
+
+        def row(v):
+            return np.clip(np.round((half_range - v) / (2 * half_range) * (rows - 1)), 0, rows - 1)
+        r_hi, r_lo = row(hi), row(lo)
+        prev = None
+        for c in range(cols):
+            if not np.isfinite(r_hi[c]):
+                prev = None
+                continue
+            a, b = int(r_hi[c]), int(r_lo[c])
+            if prev is not None:
+                a, b = min(a, prev), max(b, prev)
+            grid[a:b + 1, c] = True
+            prev = int(round((r_hi[c] + r_lo[c]) / 2))
+    bits = ((0, 0x01), (1, 0x02), (2, 0x04), (3, 0x40))
+    out = []
+    for r0 in range(0, rows, 4):
+        line = []
+        for c0 in range(0, cols, 2):
+            code = 0
+            for dy, bit in bits:
+                code |= bit if grid[r0 + dy, c0] else 0
+                code |= (bit << 3 if dy < 3 else 0x80) if grid[r0 + dy, c0 + 1] else 0
+            line.append(chr(0x2800 + code))
+        out.append("".join(line))
+    return out
 
 
 def trace_rows(x: np.ndarray, width: int, height: int = 4) -> list[str]:
-    """A filled ECG trace ``height`` rows tall; the column maximum keeps QRS spikes visible."""
+    """A filled trace of column maxima (kept for narrow terminals and tests of QRS visibility)."""
     if x.size < 2 or width < 1:
         return [" " * max(width, 0)] * height
     cols = np.array_split(x[-width * max(1, x.size // width):], width)
@@ -60,17 +130,46 @@ def trace_rows(x: np.ndarray, width: int, height: int = 4) -> list[str]:
     return rows
 
 
+def quality_text(r: WindowResult | None) -> Text:
+    """The quality gauge: a bar coloured by threshold, and the reason when it is poor."""
+    if r is None:
+        return Text("quality --", style="dim")
+    q = max(0.0, min(1.0, r.quality))
+    style = "green" if q >= GOOD else "yellow" if q > FAIR else "red"
+    filled = int(round(q * 10))
+    t = Text("quality ", style="dim")
+    t.append("■" * filled + "□" * (10 - filled), style=style)
+    t.append(f" {q:.2f}", style=style)
+    reason = r.quality_reason or (", ".join(r.flags) if r.flags else "")
+    if q < GOOD and reason:
+        t.append(f"  {reason}", style=style)
+    return t
+
+
+def _clock(seconds: float) -> str:
+    s = int(max(0, seconds))
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 def render(s: DisplayState, width: int = 80):
     inner = max(10, width - 4)
-    trace = Text("\n".join(trace_rows(s.trace, inner)), style="green")
     r = s.last
     head = Table.grid(expand=True)
     head.add_column()
     head.add_column(justify="right")
     hr = "--" if r is None or r.hr_bpm is None else f"{r.hr_bpm:.0f}"
-    q = "" if r is None else f"  quality {r.quality:.2f}"
-    head.add_row(Text(f"♥ {hr} bpm{q}", style="bold red"),
-                 Text(f"{time.time() - s.started:6.0f} s", style="dim"))
+    hrv = ""
+    if r is not None and r.rr_ms:
+        hrv = f"  RR {r.rr_ms[-1]} ms"
+        if r.rmssd_ms is not None:
+            hrv += f"  RMSSD {r.rmssd_ms:.0f} ms"
+    head.add_row(Text(f"♥ {hr} bpm{hrv}", style="bold red"), Text(_clock(time.time() - s.started), style="bold"))
+    head.add_row(quality_text(r), Text(f"label {s.label}" if s.label else "", style="magenta"))
+    y = display_filter(s.trace, s.trace_rate_hz) if s.trace.size else np.zeros(0)
+    half = scale_for(y)
+    trace = Text("\n".join(trace_lines(y, inner, 5, half)), style="green")
+    scale = Text(f"±{half:g} {s.trace_unit}, last {s.trace.size / max(1.0, s.trace_rate_hz):.0f} s, 0.5-40 Hz",
+                 style="dim")
     act = Table.grid(padding=(0, 1))
     act.add_column(width=8)
     act.add_column()
@@ -86,20 +185,27 @@ def render(s: DisplayState, width: int = 80):
             p = (r.probabilities or {}).get(lab, 0.0)
             act.add_row(lab, Text("█" * int(round(p * bar_w)) + "·" * (bar_w - int(round(p * bar_w))),
                                   style="cyan" if lab == r.activity else "blue"), f"{p:5.0%}")
+    elif s.window_s and s.stats.samples:
+        left = max(0.0, s.window_s - s.stream_s)
+        act = Text(f"first decision in {left:.0f} s (the model looks at {s.window_s:g} s of signal)", style="yellow")
     else:
-        act.add_row(Text(s.status, style="yellow"), "", "")
+        act = Text(s.status, style="yellow")
     st = s.stats
     health = Text(
         f"frames {st.frames}  samples {st.samples}  lost {st.lost_samples} ({st.gaps} gaps)  "
         f"CRC {st.crc_errors}  bad {st.malformed}  reconnects {st.reconnects}  "
         f"latency {'--' if s.latency_ms is None else f'{s.latency_ms:.0f} ms'}  "
-        f"windows {s.windows} ({s.flagged} flagged)", style="dim")
-    rec = Text(f"● REC {s.recording}  {s.recorded_bytes / 1024:.0f} KiB" if s.recording else "not recording",
-               style="red" if s.recording else "dim")
-    title = f"ecg-activity · {s.source} · {s.model} ({s.backend})"
-    if s.label:
-        title += f" · label {s.label}"
-    parts = [head, trace, Text(""), act, Text(""), health, rec]
+        f"windows {s.windows} ({s.flagged} flagged)  markers {s.markers}", style="dim")
+    if s.recording:
+        rec = Text(f"{'❚❚ PAUSED' if s.paused else '● REC'} {s.recording}  {s.recorded_bytes / 1024:.0f} KiB",
+                   style="yellow" if s.paused else "red")
+    else:
+        rec = Text("not recording", style="dim")
+    parts = [head, trace, scale, Text(""), act, Text(""), health, rec]
+    if s.keys:
+        keys = "  ".join(f"{i + 1} {lab}" for i, lab in enumerate(s.labels[:9]))
+        parts.append(Text(f"keys: {keys}  ·  m marker  ·  space pause/resume recording  ·  q quit", style="dim"))
     if s.banner:
         parts.insert(0, Text(s.banner, style="bold yellow"))
+    title = f"ecg-activity · {s.source} · {s.model} ({s.backend})"
     return Panel(Group(*parts), title=title, width=width)

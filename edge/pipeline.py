@@ -27,6 +27,9 @@ class WindowResult:
     smoothed: str | None              # over the last few clean windows
     hr_bpm: float | None
     quality: float
+    rr_ms: list[int] | None = None    # beat-to-beat intervals in the window
+    rmssd_ms: float | None = None     # short-term heart-rate variability
+    quality_reason: str = ""          # why the signal is poor, when it is
     flags: list[str] = field(default_factory=list)
     missing_fraction: float = 0.0     # share of the window lost in short gaps and bridged before classifying
     compute_ms: float = 0.0
@@ -39,6 +42,7 @@ class WindowResult:
         if d["probabilities"]:
             d["probabilities"] = {k: round(v, 4) for k, v in d["probabilities"].items()}
         d["hr_bpm"] = None if self.hr_bpm is None else round(self.hr_bpm, 1)
+        d["rmssd_ms"] = None if self.rmssd_ms is None else round(self.rmssd_ms, 1)
         d["quality"] = round(self.quality, 3)
         d["missing_fraction"] = round(self.missing_fraction, 4)
         d["compute_ms"] = round(self.compute_ms, 3)
@@ -95,4 +99,6 @@ class ActivityPipeline:
             t=w.t_host, end_s=w.end_index / w.rate_hz, activity=activity,
             probabilities=None if probs is None else {k: float(v) for k, v in zip(labels, probs)},
             smoothed=smoothed, hr_bpm=hr.bpm if hr else None, quality=hr.quality if hr else 0.0,
+            rr_ms=[int(round(v)) for v in hr.rr_ms] if hr else None, rmssd_ms=hr.rmssd_ms if hr else None,
+            quality_reason=(hr.reason if hr else ", ".join(w.flags)),
             flags=list(w.flags), missing_fraction=w.missing_fraction, compute_ms=ms)

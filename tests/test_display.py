@@ -20,7 +20,7 @@ def _state():
     t = np.arange(1000) / 250
     s.trace = np.where((t % 0.8) < 0.02, 5.0, 0.0)         # spikes every 0.8 s
     s.last = WindowResult(t=0, end_s=10, activity="walk", probabilities={"rest": 0.1, "walk": 0.7, "run": 0.2},
-                          smoothed="walk", hr_bpm=75.0, quality=0.9)
+                          smoothed="walk", hr_bpm=75.0, quality=0.9, rr_ms=[800, 790, 810], rmssd_ms=17.3)
     s.stats.frames, s.stats.lost_samples, s.stats.crc_errors, s.stats.reconnects = 120, 25, 1, 2
     return s
 
@@ -32,9 +32,38 @@ def _text(renderable, width):
 
 
 def test_render_shows_everything_a_tester_needs():
-    out = _text(render(_state(), 80), 80)
-    for needle in ("75 bpm", "walk", "70%", "lost 25", "CRC 1", "reconnects 2", "REC x.ecgcap"):
+    s = _state()
+    s.keys, s.label, s.markers = True, "walk", 2
+    out = _text(render(s, 100), 100)
+    for needle in ("75 bpm", "RR 810 ms", "RMSSD 17 ms", "quality", "0.90", "walk", "70%", "lost 25", "CRC 1",
+                   "reconnects 2", "REC x.ecgcap", "label walk", "markers 2", "1 rest", "m marker", "space pause",
+                   "0:00:0", "±"):
         assert needle in out, needle
+
+
+def test_poor_quality_says_why_and_the_first_decision_is_counted_down():
+    s = _state()
+    s.last = WindowResult(t=0, end_s=10, activity="walk", probabilities={"rest": 0.1, "walk": 0.7, "run": 0.2},
+                          smoothed="walk", hr_bpm=None, quality=0.2, quality_reason="irregular beats: noise or motion?")
+    out = _text(render(s, 100), 100)
+    assert "irregular beats" in out
+    s.last, s.window_s, s.stream_s, s.stats.samples = None, 20.0, 7.0, 1750
+    out = _text(render(s, 100), 100)
+    assert "first decision in 13 s" in out
+
+
+def test_the_trace_is_band_passed_and_on_a_fixed_millivolt_scale(demo_recording):
+    from ecg_activity.edge.display import display_filter, scale_for, trace_lines
+
+    x = demo_recording.millivolts()[:1000]
+    wander = x + 5.0 * np.sin(np.arange(1000) / 250 * 2 * np.pi * 0.2)      # 5 mV of baseline wander
+    y = display_filter(wander, 250.0)
+    assert abs(np.median(y)) < 0.05 and scale_for(y) <= scale_for(wander)     # the wander is gone
+    assert scale_for(np.array([0.3, -0.4])) == 0.5 and scale_for(np.array([1.7])) == 2.0
+    lines = trace_lines(y, 60, 5, scale_for(y))
+    assert len(lines) == 5 and all(len(line) == 60 for line in lines)
+    # QRS spikes reach the top rows: the trace is not a flat band
+    assert any(ch != chr(0x2800) for ch in lines[0] + lines[1])
 
 
 def test_render_degrades_on_a_tiny_terminal_and_flagged_windows():
@@ -42,7 +71,7 @@ def test_render_degrades_on_a_tiny_terminal_and_flagged_windows():
     s.last = WindowResult(t=0, end_s=10, activity=None, probabilities=None, smoothed="walk", hr_bpm=None,
                           quality=0.0, flags=["gap"])
     out = _text(render(s, 30), 30)
-    assert "(gap)" in out and "-- bpm" in out
+    assert "(gap)" in out and "-- bpm" in out and "gap" in out
     assert max(len(line) for line in out.splitlines()) <= 30
 
 
@@ -72,3 +101,44 @@ def test_live_demo_in_a_real_terminal():
         assert "Traceback" not in screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_keys_label_mark_pause_and_quit_in_a_real_terminal(tmp_path):
+    """Over a real terminal (tmux): 3 sets the label to the third class, m drops a marker, space pauses
+    and resumes the recording, q ends the session; all of it lands in the capture as timed events."""
+    from ecg_activity.bridge.capture_decode import decode_capture
+
+    name = f"ecg-{uuid.uuid4().hex[:8]}"
+    cap = tmp_path / "keys.ecgcap"
+    cmd = f"{sys.executable} -m ecg_activity demo --speed 4 --record {cap}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "40", cmd], check=True)
+
+    def screen():
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+
+    def wait(pred, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = screen()
+            if pred(out):
+                return out
+            time.sleep(0.25)
+        raise AssertionError(f"no {what} on screen:\n{out}")
+    try:
+        wait(lambda s: "m marker" in s, "key hints")
+        for key, seen in (("3", "label walk"), ("m", "markers 1"), ("Space", "PAUSED"), ("Space", "● REC")):
+            subprocess.run(["tmux", "send-keys", "-t", name, key], check=True)
+            wait(lambda s, seen=seen: seen in s, seen)
+        subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and subprocess.run(["tmux", "has-session", "-t", name],
+                                                             capture_output=True).returncode == 0:
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    events = decode_capture(str(cap)).events
+    kinds = [e.kind for e in events]
+    assert kinds[:4] == ["label", "marker", "pause", "resume"], kinds
+    assert events[0].detail == {"label": "walk"} and events[1].detail == {"n": 1}
+    assert events[0].t_host < events[1].t_host < events[2].t_host < events[3].t_host

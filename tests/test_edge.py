@@ -81,7 +81,8 @@ def test_slow_rows_see_the_rhythms_the_qrs_band_cannot():
 
 def test_short_gaps_are_bridged_long_gaps_and_lead_off_flagged():
     w = Windower(5.0, 1.0, 250.0)
-    x = (np.arange(250 * 20) % 97).astype(np.int32)[:, None]      # never flat, never pinned
+    n = np.arange(250 * 20)
+    x = np.round(1000 * np.sin(2 * np.pi * 1.3 * n / 250) + 0.37 * n).astype(np.int32)[:, None]   # never flat or pinned
     out = w.push(SampleBlock(x[:2500], 250.0, 1.0, 0.0))
     assert out and all(o.clean for o in out)
     out = w.push(SampleBlock(x[2600:3000], 250.0, 1.0, 1.0, gap_before=100, first_index=2600))

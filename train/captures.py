@@ -1,8 +1,10 @@
 """A folder of labelled captures is a dataset: what field testers record is what engineers train on.
 
 Layout: ``DIR/SUBJECT/*.ecgcap`` (one folder per person) or ``DIR/*.ecgcap``
-(each capture its own subject).  The label comes from ``record --label``.
-Gaps split a capture into pieces; no window ever spans one.
+(each capture its own subject).  Labels come from ``record --label`` and from
+the label events set during a session (keys 1..9 in the live view): each
+stretch between label changes is its own labelled segment.  Gaps split a
+capture into pieces; no window ever spans one, nor a label change, nor a pause.
 """
 
 from __future__ import annotations
@@ -11,33 +13,43 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bridge.capture_decode import decode_capture
+from ..bridge.capture_decode import iter_capture
 from ..bridge.recording import Recording, to_rate
 from ..edge.preprocess import PreprocessConfig
 
 from .windows import WindowSet, windows_from_recordings
 
 
+def _label_now(tally, t_host: float, default: str | None) -> str | None:
+    label = default
+    for ev in tally.events:
+        if ev.t_host > t_host:
+            break
+        if ev.kind == "label":
+            label = ev.detail.get("label") or None
+    return label
+
+
 def capture_recordings(root: Path, rate_hz: float) -> list[Recording]:
     recs = []
-    for path in sorted(root.rglob("*.ecgcap")):
-        cap = decode_capture(str(path))
-        label = cap.header.label
-        if not label or not cap.blocks:
-            continue
-        subject = path.parent.name if path.parent != root else path.stem
-        # contiguous runs of blocks (gap_before == 0) become separate recordings
-        runs, cur = [], []
-        for b in cap.blocks:
-            if b.gap_before and cur:
-                runs.append(cur)
-                cur = []
-            cur.append(b.samples[:, 0])
-        if cur:
-            runs.append(cur)
-        for k, run in enumerate(runs):
-            x = np.concatenate(run)
-            rec = Recording(x.astype(np.int32), cap.header.rate_hz, cap.header.mv_per_count or 1.0,
+    for path in sorted(Path(root).rglob("*.ecgcap")):
+        tally, blocks = iter_capture(str(path))
+        subject = path.parent.name if path.parent != Path(root) else path.stem
+        runs: list[tuple[str, list[np.ndarray]]] = []
+        pauses = 0
+        for b in blocks:
+            label = _label_now(tally, b.t_host, tally.header.label)
+            paused = sum(1 for e in tally.events if e.kind in ("pause", "resume")) != pauses
+            pauses = sum(1 for e in tally.events if e.kind in ("pause", "resume"))
+            if not label:
+                continue
+            if runs and runs[-1][0] == label and not b.gap_before and not paused:
+                runs[-1][1].append(b.samples[:, 0])
+            else:
+                runs.append((label, [b.samples[:, 0]]))
+        for k, (label, parts) in enumerate(runs):
+            x = np.concatenate(parts)
+            rec = Recording(x.astype(np.int32), tally.header.rate_hz, tally.header.mv_per_count or 1.0,
                             [(0, x.size, label)], source=f"{path.name}#{k}", subject=f"capture-{subject}")
             recs.append(rec if rec.rate_hz == rate_hz else to_rate(rec, rate_hz))
     return recs

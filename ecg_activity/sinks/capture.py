@@ -20,6 +20,7 @@ class CaptureSink(Sink):
             # checked before the source opens, so a typo costs nothing; created exclusively later
             raise OutputError(f"{path} already exists; captures are never overwritten")
         self.writer: CaptureWriter | None = None
+        self.paused = False                     # space in the live view: data not recorded meanwhile
 
     @classmethod
     def from_url(cls, url: str) -> "CaptureSink":
@@ -29,10 +30,15 @@ class CaptureSink(Sink):
         self.writer = CaptureWriter(self.path, info.header)
 
     def on_packet(self, packet) -> None:
-        self.writer.write_packet(packet)
+        if not self.paused:
+            self.writer.write_packet(packet)
 
     def on_event(self, event) -> None:
+        if event.kind == "resume":
+            self.paused = False
         self.writer.write_event(event)
+        if event.kind == "pause":
+            self.paused = True
 
     @property
     def bytes_written(self) -> int:

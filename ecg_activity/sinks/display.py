@@ -14,7 +14,8 @@ TRACE_S = 4.0
 
 
 class DisplaySink(Sink):
-    def __init__(self, console=None, recording: str | None = None, capture_sink=None) -> None:
+    def __init__(self, console=None, recording: str | None = None, capture_sink=None, keys: bool = False) -> None:
+        self.keys = keys
         self.console = console
         self.recording = recording
         self.capture_sink = capture_sink
@@ -31,7 +32,8 @@ class DisplaySink(Sink):
         self._replay = info.kind == "replay"
         self.state = DisplayState(labels=info.labels, source=info.title, model=info.model, backend=info.backend,
                                   recording=self.recording, label=info.header.label,
-                                  trace_rate_hz=info.header.rate_hz, stats=info.stats)
+                                  trace_rate_hz=info.header.rate_hz, stats=info.stats, window_s=info.window_s,
+                                  keys=self.keys, trace_unit="mV" if info.header.mv_per_count > 0 else "counts")
         self._trace_n = int(TRACE_S * info.header.rate_hz)
         self.live = Live(render(self.state, self._width()), console=self.console, refresh_per_second=4,
                          transient=False)
@@ -39,8 +41,18 @@ class DisplaySink(Sink):
 
     def on_block(self, block) -> None:
         ch = min(self.channel, block.channels - 1)
-        x = block.samples[:, ch].astype(np.float64)
+        x = block.samples[:, ch].astype(np.float64) * (block.mv_per_count if block.mv_per_count > 0 else 1.0)
         self.state.trace = np.concatenate([self.state.trace, x])[-self._trace_n:]
+        self.state.stream_s = (block.first_index + block.n) / block.rate_hz
+
+    def on_event(self, event) -> None:
+        s = self.state
+        if event.kind == "label":
+            s.label = event.detail.get("label")
+        elif event.kind == "marker":
+            s.markers += 1
+        elif event.kind in ("pause", "resume"):
+            s.paused = event.kind == "pause"
 
     def on_window(self, r) -> None:
         s = self.state

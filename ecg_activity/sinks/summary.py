@@ -65,10 +65,19 @@ class SummarySink(Sink):
         self.truth_n = self.truth_ok = self.smooth_ok = 0
         self.t0 = time.monotonic()
         self.info: SessionInfo | None = None
+        self.current: str | None = None          # the label in force (--label, or set by a key / event)
+        self.labelled_n = self.labelled_ok = 0
+        self.label_events = 0
 
     def on_start(self, info: SessionInfo) -> None:
         self.info = info
         self.t0 = time.monotonic()
+        self.current = info.header.label
+
+    def on_event(self, event) -> None:
+        if event.kind == "label":
+            self.current = event.detail.get("label")
+            self.label_events += 1
 
     def on_window(self, r) -> None:
         self.windows += 1
@@ -80,6 +89,9 @@ class SummarySink(Sink):
             self.smoothed[r.smoothed] += 1
         if r.missing_fraction:
             self.repaired += 1
+        if self.current:
+            self.labelled_n += 1
+            self.labelled_ok += r.activity == self.current
         if r.truth is not None:
             self.truth_n += 1
             self.truth_ok += r.activity == r.truth
@@ -91,7 +103,9 @@ class SummarySink(Sink):
         label = info.header.label
         classified = sum(self.counts.values())
         agree = sagree = None
-        if label and label in info.labels and classified:
+        if self.label_events and self.labelled_n:
+            label, agree = "labels set during the session", self.labelled_ok / self.labelled_n
+        elif label and label in info.labels and classified:
             agree, sagree = self.counts[label] / classified, self.smoothed[label] / classified
         elif self.truth_n:
             label = TRUTH

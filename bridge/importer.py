@@ -1,0 +1,217 @@
+"""Recordings from other tools -> captures: CSV, EDF/EDF+/BDF/BDF+ and WFDB.
+
+An imported recording becomes a capture like any other (our frame protocol,
+24-bit counts, its rate and scale in the header, its annotations as label
+events), so it can be replayed, labelled, calibrated on and trained on.
+Counts keep the source's own resolution: EDF/BDF digital values and WFDB
+ADC units are taken as they are (their gain becomes ``mv_per_count``); CSV
+values are stored at 1 µV per count unless a scale is given.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .blocks import LinkEvent, Packet
+from .capture import CaptureHeader, CaptureWriter
+from .errors import OutputError, SourceError
+from .int24 import INT24_MAX, INT24_MIN
+from .protocol_frame import encode_stream
+from .recording_files import MAX_SAMPLES, read_text
+
+FORMATS = ("csv", "edf", "bdf", "wfdb")
+CSV_MV_PER_COUNT = 0.001            # 1 µV: finer than any ECG front end
+
+
+@dataclass
+class Imported:
+    counts: np.ndarray                      # int32 (n,)
+    rate_hz: float
+    mv_per_count: float
+    start_time: float
+    labels: list[tuple[float, str]] = field(default_factory=list)   # (seconds from start, label)
+    device: str = ""
+
+
+def detect_format(path: str) -> str:
+    p = Path(path)
+    if p.suffix.lower() in (".csv", ".txt", ".gz"):
+        return "csv"
+    if p.suffix.lower() in (".edf", ".bdf"):
+        return p.suffix.lower()[1:]
+    if p.suffix.lower() in (".hea", ".dat") or p.with_suffix(".hea").exists():
+        return "wfdb"
+    raise SourceError(f"{path}: cannot tell its format from the name (use --format {'|'.join(FORMATS)})")
+
+
+def _to_counts(mv: np.ndarray, mv_per_count: float, what: str) -> np.ndarray:
+    c = np.round(np.asarray(mv, dtype=np.float64) / mv_per_count)
+    if not np.isfinite(c).all():
+        raise SourceError(f"{what}: holds values that are not numbers")
+    if c.size and (c.max() > INT24_MAX or c.min() < INT24_MIN):
+        raise SourceError(f"{what}: values exceed 24 bits at {mv_per_count:g} mV per count (give --mv-per-count)")
+    return c.astype(np.int32)
+
+
+def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, column: int | None) -> Imported:
+    """One column of values (``--rate`` needed), or time,value (rate from the times); a header line and
+    ``#`` comments are skipped.  Values are millivolts."""
+    rows = []
+    for line in read_text(path).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [v.strip() for v in line.replace(";", ",").split(",")]
+        try:
+            rows.append([float(v) for v in parts])
+        except ValueError:
+            if rows:
+                raise SourceError(f"{path}: line {line[:40]!r} is not numbers") from None
+            continue                                          # the header line
+    if len(rows) < 2 or len({len(r) for r in rows}) != 1:
+        raise SourceError(f"{path}: needs at least two rows of the same number of columns")
+    a = np.array(rows)
+    if a.shape[0] > MAX_SAMPLES:
+        raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+    if a.shape[1] == 1:
+        if not rate_hz:
+            raise SourceError(f"{path}: one column of values: give its sampling rate (--rate HZ)")
+        values = a[:, 0]
+    else:
+        col = column if column is not None else a.shape[1] - 1
+        if not 1 <= col < a.shape[1]:
+            raise SourceError(f"{path}: no value column {col} (the first column is time)")
+        dt = np.diff(a[:, 0])
+        if not rate_hz:
+            med = float(np.median(dt))
+            if not med > 0 or not math.isfinite(med):
+                raise SourceError(f"{path}: its first column is not increasing time in seconds")
+            rate_hz = round(1.0 / med, 3)
+        values = a[:, col]
+    mv = mv_per_count or CSV_MV_PER_COUNT
+    return Imported(_to_counts(values, mv, path), float(rate_hz), mv, os.path.getmtime(path))
+
+
+def read_edf(path: str, channel: int | None) -> Imported:
+    """EDF/EDF+/BDF/BDF+: one signal's digital values as counts, its gain as the scale; annotations
+    that name an activity become labels."""
+    try:
+        import pyedflib
+    except ModuleNotFoundError:
+        raise SourceError("EDF/BDF import needs pyedflib: pip install 'ecg-activity[import]'") from None
+    try:
+        with pyedflib.EdfReader(str(path)) as f:
+            names = f.getSignalLabels()
+            ch = channel if channel is not None else next(
+                (i for i, n in enumerate(names) if "ecg" in n.lower()), 0)
+            if not 0 <= ch < len(names):
+                raise SourceError(f"{path}: no signal {ch} (it has {len(names)}: {', '.join(names)})")
+            rate = f.getSampleFrequency(ch)
+            if f.getNSamples()[ch] > MAX_SAMPLES:
+                raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+            digital = f.readSignal(ch, digital=True).astype(np.int64)
+            pmin, pmax = f.getPhysicalMinimum(ch), f.getPhysicalMaximum(ch)
+            dmin, dmax = f.getDigitalMinimum(ch), f.getDigitalMaximum(ch)
+            unit = f.getPhysicalDimension(ch).strip().lower()
+            start = f.getStartdatetime().timestamp()
+            onsets, _, texts = f.readAnnotations()
+    except OSError as e:
+        raise SourceError(f"cannot read {path} as EDF/BDF ({e})") from None
+    gain = (pmax - pmin) / (dmax - dmin) if dmax != dmin else 1.0
+    to_mv = {"uv": 1e-3, "µv": 1e-3, "v": 1e3}.get(unit, 1.0)
+    offset = pmin - gain * dmin                      # physical = gain * digital + offset
+    counts = digital + int(round(offset / gain)) if gain else digital
+    labels = [(float(t), str(x)) for t, x in zip(onsets, texts)]
+    return Imported(counts.astype(np.int32), float(rate), abs(gain) * to_mv, start, labels,
+                    device=f"{Path(path).name} signal {names[ch]}")
+
+
+def read_wfdb(path: str, channel: int | None) -> Imported:
+    """A WFDB record (``NAME.hea`` + its signal file): ADC units as counts, the gain as the scale;
+    annotations (``NAME.atr`` etc. are not read) are left to ``--label``."""
+    try:
+        import wfdb
+    except ModuleNotFoundError:
+        raise SourceError("WFDB import needs wfdb: pip install 'ecg-activity[import]'") from None
+    rec_path = str(Path(path).with_suffix(""))
+    try:
+        header = wfdb.rdheader(rec_path)
+        if header.sig_len and header.sig_len > MAX_SAMPLES:
+            raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+        r = wfdb.rdrecord(rec_path, physical=False)
+    except SourceError:
+        raise
+    except Exception as e:                       # wfdb raises many kinds for damaged records
+        raise SourceError(f"cannot read WFDB record {rec_path} ({str(e).splitlines()[0] if str(e) else e})") from None
+    names = [n.lower() for n in r.sig_name]
+    ch = channel if channel is not None else next((i for i, n in enumerate(names) if "ecg" in n or n in
+                                                   ("i", "ii", "iii", "v1", "v2", "mlii")), 0)
+    if not 0 <= ch < r.n_sig:
+        raise SourceError(f"{path}: no signal {ch} (it has {r.n_sig})")
+    adc = r.d_signal[:, ch].astype(np.int64) - int(r.baseline[ch])
+    unit = (r.units[ch] or "mV").lower()
+    to_mv = {"uv": 1e-3, "v": 1e3}.get(unit, 1.0)
+    start = r.base_datetime.timestamp() if r.base_datetime else os.path.getmtime(rec_path + ".hea")
+    return Imported(adc.astype(np.int32), float(r.fs), to_mv / float(r.adc_gain[ch]), start,
+                    device=f"{Path(rec_path).name} signal {r.sig_name[ch]}")
+
+
+def read_any(path: str, fmt: str | None = None, rate_hz: float | None = None, mv_per_count: float | None = None,
+             channel: int | None = None) -> Imported:
+    fmt = fmt or detect_format(path)
+    if not Path(path).exists() and not (fmt == "wfdb" and Path(path).with_suffix(".hea").exists()):
+        raise SourceError(f"{path} does not exist")
+    if fmt == "csv":
+        return read_csv(path, rate_hz, mv_per_count, channel)
+    if fmt in ("edf", "bdf"):
+        return read_edf(path, channel)
+    return read_wfdb(path, channel)
+
+
+def write_capture(rec: Imported, out: str, label: str | None = None, source: str = "",
+                  known_labels: tuple[str, ...] = ()) -> int:
+    """The recording as a capture of our frame protocol, 25 samples a frame, receive times on its own
+    clock; annotations naming a known class (or "activity X") become label events at their time."""
+    if rec.counts.size == 0:
+        raise SourceError(f"{source}: no samples")
+    if not (0 < rec.rate_hz <= 100_000):
+        raise SourceError(f"{source}: rate {rec.rate_hz:g} Hz is not plausible")
+    header = CaptureHeader(protocol="frame", rate_hz=rec.rate_hz, channels=1, mv_per_count=rec.mv_per_count,
+                           device=rec.device, label=label, start_time=rec.start_time if math.isfinite(rec.start_time)
+                           else 0.0, source=f"import:{source}", extra={"imported_from": Path(source).name})
+    try:
+        header.validate()
+    except ValueError:
+        header.start_time = os.path.getmtime(source) if os.path.exists(source) else 1.7e9
+    events = []
+    for t, text in rec.labels:
+        name = text.strip().lower().removeprefix("activity ").strip()
+        if name in known_labels:
+            events.append((t, name))
+    per = 25
+    frames = encode_stream(rec.counts, per)
+    ev_i = 0
+    with CaptureWriter(out, header) as w:
+        for k, f in enumerate(frames):
+            t_rel = (k * per + per) / rec.rate_hz
+            while ev_i < len(events) and events[ev_i][0] <= t_rel - per / rec.rate_hz:
+                w.write_event(LinkEvent("label", header.start_time + events[ev_i][0], {"label": events[ev_i][1]}))
+                ev_i += 1
+            w.write_packet(Packet(f, header.start_time + t_rel))
+    return int(rec.counts.size)
+
+
+def import_recording(path: str, out: str, fmt: str | None = None, rate_hz: float | None = None,
+                     mv_per_count: float | None = None, channel: int | None = None, label: str | None = None,
+                     known_labels: tuple[str, ...] = ()) -> dict:
+    rec = read_any(path, fmt, rate_hz, mv_per_count, channel)
+    if Path(out).exists():
+        raise OutputError(f"{out} already exists; captures are never overwritten")
+    n = write_capture(rec, out, label, path, known_labels)
+    return {"capture": out, "samples": n, "rate_hz": rec.rate_hz, "mv_per_count": rec.mv_per_count,
+            "duration_s": round(n / rec.rate_hz, 3), "labels": len([1 for _ in rec.labels])}
