@@ -1,0 +1,126 @@
+"""Recordings from other tools in and out: import -> replay -> export round trips on real recordings, and
+the picture of a capture."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyedflib
+import pytest
+
+from ecg_activity.bridge.capture_decode import decode_capture
+
+from conftest import DATASETS, cli, needs_datasets
+
+WRIST = DATASETS / "wrist-ppg-exercise" / "edf" / "s6_walk.edf"
+
+
+def _decoded(cap):
+    d = decode_capture(str(cap))
+    counts, mask = d.contiguous()
+    assert mask.all()
+    return d, counts[:, 0] * d.header.mv_per_count
+
+
+@needs_datasets
+def test_edf_import_replay_and_export_round_trip(tmp_path):
+    with pyedflib.EdfReader(str(WRIST)) as f:
+        ch = f.getSignalLabels().index("chest_ecg")
+        truth = f.readSignal(ch)
+        step = (f.getPhysicalMaximum(ch) - f.getPhysicalMinimum(ch)) / (f.getDigitalMaximum(ch) - f.getDigitalMinimum(ch))
+    cap = tmp_path / "w.ecgcap"
+    p = cli("import", str(WRIST), "-o", str(cap), "--label", "walk", check=True)
+    assert json.loads(p.stdout)["rate_hz"] == 256.0
+    d, mv = _decoded(cap)
+    assert d.header.label == "walk" and mv.size == truth.size
+    np.testing.assert_allclose(mv, truth, atol=step)                       # the source's own resolution
+    p = cli("replay", str(cap), "-q", check=True)
+    assert json.loads(p.stdout.strip().splitlines()[-1])["windows"] > 200
+    for fmt in ("edf", "bdf"):
+        out = tmp_path / f"w.{fmt}"
+        cli("export", str(cap), "-o", str(out), check=True)
+        with pyedflib.EdfReader(str(out)) as f:
+            back = f.readSignal(0)
+        # EDF+ 16 bits over the signal's range; BDF+ 24 bits: the counts exactly (to float rounding)
+        tol = step if fmt == "bdf" else 2 * np.ptp(truth) / 65535 + step
+        np.testing.assert_allclose(back[:truth.size], truth, atol=tol)
+        # and back in again: BDF+ is lossless
+        cap2 = tmp_path / f"w2-{fmt}.ecgcap"
+        cli("import", str(out), "-o", str(cap2), check=True)
+        _, mv2 = _decoded(cap2)
+        np.testing.assert_allclose(mv2[:truth.size], truth, atol=tol + step)
+
+
+@needs_datasets
+def test_csv_import_with_time_column_and_annotated_labels(tmp_path):
+    from ecg_activity.bridge.recording_files import load_motion_file
+
+    rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / "05" / "05_01_chodza.csv.gz")
+    mv = rec.millivolts()[:5000]
+    csv = tmp_path / "x.csv"
+    t = np.arange(mv.size) / rec.rate_hz
+    csv.write_text("time_s,ecg_mv\n" + "\n".join(f"{a:.6f},{b:.6f}" for a, b in zip(t, mv)) + "\n")
+    cap = tmp_path / "x.ecgcap"
+    cli("import", str(csv), "-o", str(cap), "--label", "walk", check=True)
+    d, back = _decoded(cap)
+    assert d.header.rate_hz == 250.0
+    np.testing.assert_allclose(back, mv, atol=0.0005 + 1e-6)               # 1 µV resolution, 6 decimals
+    out = tmp_path / "back.csv"
+    cli("export", str(cap), "-o", str(out), check=True)
+    rows = np.loadtxt(out, delimiter=",", comments="#", skiprows=2)
+    np.testing.assert_allclose(rows[:, 2], mv, atol=0.0005 + 1e-6)
+    one = tmp_path / "one.csv"
+    one.write_text("\n".join(f"{v:.4f}" for v in mv[:2000]))
+    p = cli("import", str(one), "-o", str(tmp_path / "one.ecgcap"))
+    assert p.returncode == 1 and "--rate" in p.stderr                     # a column of values needs its rate
+    cli("import", str(one), "-o", str(tmp_path / "one.ecgcap"), "--rate", "250", check=True)
+    # EDF+ annotations that name an activity become label events in the capture
+    edf = tmp_path / "ann.edf"
+    w = pyedflib.EdfWriter(str(edf), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
+    w.setSignalHeaders([{"label": "ECG", "dimension": "mV", "sample_frequency": 250, "physical_min": -10,
+                         "physical_max": 10, "digital_min": -32768, "digital_max": 32767}])
+    w.writeAnnotation(0, -1, "rest")
+    w.writeAnnotation(10, -1, "activity run")
+    w.writeSamples([np.ascontiguousarray(mv)])
+    w.close()
+    cli("import", str(edf), "-o", str(tmp_path / "ann.ecgcap"), check=True)
+    d = decode_capture(str(tmp_path / "ann.ecgcap"))
+    assert [(e.kind, e.detail["label"]) for e in d.events] == [("label", "rest"), ("label", "run")]
+    assert d.events[1].t_host - d.header.start_time == pytest.approx(10, abs=0.2)
+
+
+@needs_datasets
+def test_wfdb_import(tmp_path):
+    wfdb = pytest.importorskip("wfdb")
+    with pyedflib.EdfReader(str(WRIST)) as f:
+        x = f.readSignal(f.getSignalLabels().index("chest_ecg"))[:20000] / 1000.0
+    wfdb.wrsamp("rec", fs=256, units=["mV"], sig_name=["ECG"], p_signal=x[:, None], fmt=["16"],
+                write_dir=str(tmp_path))
+    cap = tmp_path / "rec.ecgcap"
+    cli("import", str(tmp_path / "rec.hea"), "-o", str(cap), check=True)
+    d, back = _decoded(cap)
+    r = wfdb.rdrecord(str(tmp_path / "rec"))
+    np.testing.assert_allclose(back, r.p_signal[:, 0], atol=1.01 / r.adc_gain[0])
+    assert d.header.rate_hz == 256
+
+
+def test_bad_imports_are_one_line(tmp_path):
+    (tmp_path / "e.csv").write_text("")
+    (tmp_path / "t.csv").write_text("a,b\n1,2\nx,y\n")
+    (tmp_path / "b.edf").write_bytes(b"0" * 300)
+    for f in ("e.csv", "t.csv", "b.edf", "missing.csv", "nope.xyz"):
+        p = cli("import", str(tmp_path / f), "-o", str(tmp_path / f"{f}.ecgcap"))
+        assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr, p.stderr
+
+
+def test_plot_of_a_labelled_session(tmp_path):
+    cap = tmp_path / "s.ecgcap"
+    cli("record", "--source", "sim:frame", "--speed", "max", "--drop", "0.005", "-o", str(cap), "--label", "rest",
+        "-q", check=True)
+    png = tmp_path / "s.png"
+    p = cli("plot", str(cap), "-o", str(png), check=True)
+    res = json.loads(p.stdout)
+    assert res["windows"] > 100 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 30_000
+    p = cli("plot", str(cap), "-o", str(png))
+    assert p.returncode == 1 and "--force" in p.stderr                    # an existing picture is kept
