@@ -18,9 +18,17 @@ DATASET_NAMES = ("motion", "wrist", "gudb", "capture")
 def needs_train_extra(cmd):
     """Training commands need TensorFlow & co. (the "train" extra): say so in one line if absent."""
     def run(a: argparse.Namespace) -> int:
-        try:
-            import keras  # noqa: F401  (checked up front: before minutes of data loading, not after)
+        import importlib.util
 
+        for name in ("tensorflow", "keras"):        # checked up front (without importing: no TensorFlow noise)
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except ValueError:
+                found = False
+            if not found:
+                raise Fail(f"'{a.command}' needs {name}, part of the train extra: "
+                           "pip install 'ecg-activity[train]' (or -e '.[train]' in a source tree)")
+        try:
             return cmd(a)
         except ModuleNotFoundError as e:
             if (e.name or "").split(".")[0] not in TRAIN_EXTRA:

@@ -35,18 +35,31 @@ MAX_S = 30
 
 
 def run_bounded(*args, stdin=None, preexec=None, timeout=MAX_S, env=None):
-    """Run the CLI; return (returncode, stdout, stderr, peak RSS MB, seconds)."""
+    """Run the CLI; return (returncode, stdout, stderr, its own peak RSS in MB, seconds)."""
+    import threading
+
     t0 = time.monotonic()
     p = subprocess.Popen([sys.executable, "-m", "ecg_activity", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=stdin, preexec_fn=preexec, env=env)
-    try:
-        out, err = p.communicate(timeout=timeout * 3)      # generous on a loaded machine; checked below
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError(f"ecg-activity {' '.join(args)} hung: {err.decode()[-300:]}")
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return p.returncode, out.decode(), err.decode(), rss, time.monotonic() - t0
+    out, err = [], []
+    readers = [threading.Thread(target=lambda f=f, o=o: o.append(f.read())) for f, o in ((p.stdout, out),
+                                                                                          (p.stderr, err))]
+    for r in readers:
+        r.start()
+    deadline = time.monotonic() + timeout * 3            # generous on a loaded machine; checked below
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            p.kill()
+            os.wait4(p.pid, 0)
+            raise AssertionError(f"ecg-activity {' '.join(args)} hung")
+        time.sleep(0.02)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for r in readers:
+        r.join()
+    return p.returncode, out[0].decode(), err[0].decode(), usage.ru_maxrss / 1024, time.monotonic() - t0
 
 
 def one_line_error(code, err, expect_code=None):
