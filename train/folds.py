@@ -65,7 +65,7 @@ def train_on(cw, recipe, train_subjects: list[str], seed: int = 0, verbose: int 
     validation = (np.asarray(vws.x), vws.y, vws.allowed) if va.any() else None
     return fit(np.asarray(ws.x), ws.y, len(recipe.labels), recipe.max_epochs, recipe.seed + seed,
                validation=validation, verbose=verbose, spec=recipe.spec, allowed=ws.allowed, groups=ws.datasets,
-               patience=recipe.patience if validation is not None else 0)
+               patience=recipe.patience if validation is not None else 0, min_epochs=recipe.min_epochs)
 
 
 def run_fold(cache_path: str, recipe_dict: dict, fold: Fold, threads: int = 0) -> FoldResult:

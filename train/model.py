@@ -182,7 +182,8 @@ def ensemble(members: list):
 
 def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0, batch_size: int = 64,
         validation: tuple | None = None, verbose: int = 0, spec: ModelSpec = ModelSpec(),
-        allowed: np.ndarray | None = None, groups: np.ndarray | None = None, patience: int = 0):
+        allowed: np.ndarray | None = None, groups: np.ndarray | None = None, patience: int = 0,
+        min_epochs: int = 0):
     """Deterministic training (fixed seeds, balanced weights): the same run gives the same model.
 
     ``allowed`` (windows x classes, bool) says which classes each window's dataset can show
@@ -196,7 +197,7 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
     if spec.members > 1:
         single = ModelSpec(spec.filters, spec.head, spec.augment)
         runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single, allowed, groups,
-                    patience) for i in range(spec.members)]
+                    patience, min_epochs) for i in range(spec.members)]
         hist = {"members": [h for _, h in runs], "best_epoch": [h["best_epoch"] for _, h in runs]}
         hist["loss"] = runs[0][1]["loss"]
         return ensemble([m for m, _ in runs]), hist
@@ -213,11 +214,12 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
                        shuffle=False)
         if patience:
             callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                       restore_best_weights=True))
+                                                       restore_best_weights=True, start_from_epoch=min_epochs))
     hist = model.fit(train, epochs=epochs, verbose=verbose, validation_data=val, callbacks=callbacks)
     h = {key.replace("target_accuracy", "accuracy"): [float(v) for v in vs] for key, vs in hist.history.items()}
     if callbacks and "val_loss" in h:
-        h["best_epoch"] = int(np.argmin(h["val_loss"])) + 1
+        h["best_epoch"] = min_epochs + int(np.argmin(h["val_loss"][min_epochs:])) + 1 \
+            if len(h["val_loss"]) > min_epochs else len(h["val_loss"])
     else:
         h["best_epoch"] = len(h["loss"])
     return model, h

@@ -30,9 +30,10 @@ class Recipe:
     copies: int = 3                  # copy 0 as recorded, the others through random devices
     train_hop_s: float = 3.0         # training windows start every 3 s (20 s windows: 1 s adds little but time)
     spec: ModelSpec = ModelSpec(members=1)
-    max_epochs: int = 20
-    patience: int = 3                # early stopping on held-out training subjects' loss
-    inner_val: float = 0.2           # share of the training subjects that early stopping watches
+    max_epochs: int = 24
+    min_epochs: int = 8              # early stopping never stops before this (a few people's loss is noisy)
+    patience: int = 4                # early stopping on held-out training subjects' loss
+    inner_val: float = 0.25          # share of the training subjects that early stopping watches
     seed: int = 0
 
     def __post_init__(self):
