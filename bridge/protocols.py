@@ -4,35 +4,43 @@ Modelled on pyserial's ``protocol_<scheme>`` handlers: the opener, the
 virtual wearable, the BLE and serial transports, the replayer and the CLI ask
 the protocol object (``protocol_base.Protocol``), never ``if protocol == ...``.
 A new protocol is one new ``protocol_<name>.py`` defining a ``Protocol``
-subclass plus one entry in ``_REGISTERED`` below.
+subclass plus one entry in ``_REGISTERED`` below.  Modules are imported when
+first asked for, so listing the names (``--help``) costs nothing.
 """
 
 from __future__ import annotations
 
-from .decoder import Decoder
+import importlib
+
 from .errors import SourceError
-from .protocol_attys import AttysProtocol
-from .protocol_base import BleProfile, Protocol  # noqa: F401  (re-exported)
-from .protocol_frame import FrameProtocol
-from .protocol_polar import PolarProtocol
 
-_REGISTERED: tuple[type[Protocol], ...] = (FrameProtocol, AttysProtocol, PolarProtocol)
+#: name -> "module:class" (in this package)
+_REGISTERED: dict[str, str] = {
+    "frame": "protocol_frame:FrameProtocol",
+    "attys": "protocol_attys:AttysProtocol",
+    "polar": "protocol_polar:PolarProtocol",
+}
 
-PROTOCOLS: dict[str, Protocol] = {cls.name: cls() for cls in _REGISTERED}
+#: the protocol names, in the order the CLI offers them
+PROTOCOLS: tuple[str, ...] = tuple(_REGISTERED)
+_loaded: dict = {}
 
 
 class UnknownProtocol(SourceError, ValueError):
     pass
 
 
-def get_protocol(name: str) -> Protocol:
-    try:
-        return PROTOCOLS[name]
-    except (KeyError, TypeError):
-        raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(PROTOCOLS)})") from None
+def get_protocol(name: str):
+    """The ``Protocol`` object for ``name`` (raises UnknownProtocol, a SourceError, with one line)."""
+    if not isinstance(name, str) or name not in _REGISTERED:
+        raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(PROTOCOLS)})")
+    if name not in _loaded:
+        module, cls = _REGISTERED[name].split(":")
+        _loaded[name] = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+    return _loaded[name]
 
 
 def make_decoder(name: str, rate_hz: float | None = None, mv_per_count: float | None = None,
-                 channels: int | None = None) -> Decoder:
+                 channels: int | None = None):
     """A fresh decoder for protocol ``name`` with the device's defaults where a value is None."""
     return get_protocol(name).make_decoder(rate_hz, mv_per_count, channels)
