@@ -72,6 +72,7 @@ class ModelBundle:
     backend: str
     has_embedding: bool = False
     head: object = None                    # a personal calibration head (edge.calibration), if any
+    _batched: object = None                # the batch interpreter, made when first needed
 
     @property
     def name(self) -> str:
@@ -137,11 +138,61 @@ class ModelBundle:
         probs, emb = invoke_int8(self.interpreter, spec, embedding=True)
         return self.head.apply(probs, emb)
 
+    def predict_batch(self, specs: np.ndarray) -> np.ndarray:
+        """Probabilities for many spectrograms in one invoke per ``BATCH`` (a second interpreter whose
+        input is resized to a batch; models without a resizable input go one by one)."""
+        if self._batched is None:
+            self._batched = _batch_interpreter(self, BATCH) or False
+        if self._batched is False:
+            return np.stack([self.predict(x) for x in specs])
+        out = []
+        for i in range(0, len(specs), BATCH):
+            part = specs[i:i + BATCH]
+            probs, emb = invoke_int8_batch(self._batched, part, BATCH, embedding=self.head is not None)
+            out.append(probs if self.head is None else self.head.apply(probs, emb))
+        return np.concatenate(out)
+
     def embed(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(base probabilities, embedding) for one spectrogram."""
         if not self.has_embedding:
             raise ModelError(f"{self.path.name} has no embedding output (models shipped before calibration existed)")
         return invoke_int8(self.interpreter, spec, embedding=True)
+
+
+BATCH = 32
+
+
+def _batch_interpreter(bundle: "ModelBundle", batch: int):
+    """An interpreter of the same file with its input resized to ``batch`` windows (None if it cannot)."""
+    try:
+        Interpreter, _ = interpreter_class(bundle.backend)
+        with quiet_native_stderr():
+            it = Interpreter(model_path=str(bundle.path), num_threads=1)
+            inp = it.get_input_details()[0]
+            if int(inp.get("shape_signature", inp["shape"])[0]) != -1:
+                return None
+            it.resize_tensor_input(inp["index"], [batch, *[int(v) for v in inp["shape"][1:]]])
+            it.allocate_tensors()
+        return it
+    except Exception:       # the interpreters raise several kinds for a model they cannot batch
+        return None
+
+
+def invoke_int8_batch(interp, specs: np.ndarray, batch: int, embedding: bool = False):
+    """``invoke_int8`` for up to ``batch`` spectrograms at once (padded); (probabilities, embeddings or None)."""
+    inp = interp.get_input_details()[0]
+    out, emb = probability_output(interp)
+    scale, zero = inp["quantization"]
+    n = len(specs)
+    q = np.zeros((batch, *specs.shape[1:], 1), np.int8)
+    q[:n, ..., 0] = np.clip(np.round(specs / scale + zero), -128, 127).astype(np.int8)
+    interp.set_tensor(inp["index"], q)
+    interp.invoke()
+
+    def deq(d):
+        o = interp.get_tensor(d["index"])[:n].astype(np.float32)
+        return (o - d["quantization"][1]) * d["quantization"][0]
+    return deq(out), (deq(emb) if embedding and emb is not None else None)
 
 
 def probability_output(interp) -> tuple[dict, dict | None]:

@@ -289,3 +289,18 @@ def test_decisions_survive_a_lossy_link(tmp_path, drop):
     assert any(lossy[t]["missing_fraction"] > 0 for t in classified)
     same = [lossy[t]["activity"] == clean[t]["activity"] for t in classified if t in clean]
     assert np.mean(same) >= 0.97, np.mean(same)
+
+
+def test_batched_and_single_window_inference_agree_exactly(bundle, demo_recording):
+    """A replay's big blocks go through the model in batches, a live stream's small ones one at a time:
+    the decisions and probabilities must be the same."""
+    x = demo_recording.counts[:, None]
+    big = ActivityPipeline(bundle, 250.0)
+    batched = big.push(SampleBlock(x, 250.0, demo_recording.mv_per_count, 0.0))
+    small = ActivityPipeline(bundle, 250.0)
+    single = [r for i in range(0, x.shape[0], 25)
+              for r in small.push(SampleBlock(x[i:i + 25], 250.0, demo_recording.mv_per_count, 0.0, first_index=i))]
+    assert len(batched) == len(single) > 100
+    assert [r.activity for r in batched] == [r.activity for r in single]
+    for a, b in zip(batched, single):
+        assert a.probabilities == b.probabilities and a.hr_bpm == b.hr_bpm
