@@ -537,3 +537,28 @@ def test_every_real_window_is_clean_and_crafted_clipping_is_flagged():
             assert signal_problems(bad, 250.0) == ["invalid"]
             n += 1
     assert n > 40
+
+
+def test_attys_with_every_fault_replays_with_the_live_timing(tmp_path):
+    """The issue's scenario on a real pty: drops, corruption, line noise and a 4 s silence that the
+    modulo-256 counter cannot measure (watchdog, reconnect, handshake).  What `info` reads back from
+    the capture equals what the live recorder counted: lost samples and duration."""
+    sim = subprocess.Popen([sys.executable, "-m", "ecg_activity", "simulate", "--protocol", "attys", "--drop", ".01",
+                            "--corrupt", ".01", "--noise-every", "10", "--pause-at", "10", "--pause", "4", "--seed",
+                            "3", "--duration", "60"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = sim.stdout.readline().strip()
+        cap = tmp_path / "att.ecgcap"
+        code, out, err, _, _ = run_bounded("record", "--source", port, "--protocol", "attys", "--duration", "25",
+                                           "-o", str(cap), "-q")
+        assert code == 0, err
+    finally:
+        sim.terminate()
+        sim.wait()
+    live = json.loads(out)
+    code, out, err, _, _ = run_bounded("info", str(cap), "--json")
+    info = json.loads(out)
+    assert live["reconnects"] >= 1 and live["lost_samples"] > 250        # the silence was seen and estimated
+    for k in ("lost_samples", "samples", "gaps"):
+        assert info[k] == live[k], k
+    assert info["duration_s"] == pytest.approx((live["samples"] + live["lost_samples"]) / 250, abs=1e-6)
