@@ -28,11 +28,12 @@ from ..bridge.protocol_frame import encode_stream
 from ..bridge.recording import load_demo_excerpt
 
 from .model_bundle import DEFAULT_MODEL, ModelBundle
-from .preprocess import spectrogram
+from .preprocess import FrameCache, spectrogram
 
 
 def window_latency(bundle: ModelBundle, windows) -> tuple[float, float]:
-    """Median (preprocess ms, int8 invoke ms) over ``windows`` (raw samples at the model rate)."""
+    """Median (preprocess ms, int8 invoke ms) over ``windows`` (raw samples at the model rate), each
+    computed whole (what a window at another rate, or repaired over a gap, costs)."""
     pre, inv = [], []
     for w in windows:
         t0 = time.perf_counter()
@@ -44,10 +45,31 @@ def window_latency(bundle: ModelBundle, windows) -> tuple[float, float]:
     return float(np.median(pre) * 1e3), float(np.median(inv) * 1e3)
 
 
+def streaming_latency(bundle: ModelBundle, x: np.ndarray, runs: int = 500) -> tuple[float, float]:
+    """Median (preprocess ms, int8 invoke ms) per window as a live stream pays it: one window per hop,
+    each STFT frame computed once (``FrameCache``) when the model's preprocessing allows it."""
+    cfg = bundle.cfg
+    if not cfg.frame_local:
+        n = cfg.window_samples
+        return window_latency(bundle, (x[(i * 97) % (x.size - n):][:n] for i in range(runs)))
+    frames = FrameCache(cfg)
+    n, hop = cfg.window_samples, cfg.hop_samples
+    reps = int(np.ceil((runs * hop + n) / x.size))
+    x = np.tile(x, reps)
+    pre, inv = [], []
+    for i in range(runs):
+        s0 = i * hop
+        t0 = time.perf_counter()
+        s = frames.spectrogram(x[s0:s0 + n], s0)
+        t1 = time.perf_counter()
+        bundle.predict(s)
+        inv.append(time.perf_counter() - t1)
+        pre.append(t1 - t0)
+    return float(np.median(pre) * 1e3), float(np.median(inv) * 1e3)
+
+
 def per_window(bundle: ModelBundle, runs: int = 500) -> tuple[float, float]:
-    x = load_demo_excerpt().millivolts()
-    n = bundle.cfg.window_samples
-    return window_latency(bundle, (x[(i * 97) % (x.size - n):][:n] for i in range(runs)))
+    return streaming_latency(bundle, load_demo_excerpt().millivolts(), runs)
 
 
 def make_capture(path: Path, hours: float) -> int:
@@ -71,8 +93,9 @@ def replay_seconds(path: Path) -> tuple[float, dict]:
     return wall, json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def run_process_numbers(path: Path, realtime_s: float = 20.0) -> dict:
-    """Start-up to first window (replaying at max speed) and, at real time, CPU share and peak RSS."""
+def run_process_numbers(path: Path, realtime_s: float = 20.0, window_s: float = 20.0) -> dict:
+    """Start-up to first window (replaying at max speed), the first decision after the window fills
+    (the virtual wearable at real time), and, at real time, CPU share and peak RSS."""
     t0 = time.perf_counter()
     p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", str(path), "--speed", "0",
                           "--no-display", "--jsonl", "-"], stdout=subprocess.PIPE, text=True)
@@ -80,6 +103,16 @@ def run_process_numbers(path: Path, realtime_s: float = 20.0) -> dict:
     first = time.perf_counter() - t0
     p.kill()
     p.wait()
+    p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", "sim:frame", "--no-display",
+                          "--jsonl", "-", "--duration", str(window_s + 10)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    import json as _json
+
+    line = p.stdout.readline()
+    t_line = time.time()
+    p.kill()
+    p.wait()
+    after_fill = t_line - _json.loads(line)["t"] if line else float("nan")
     p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", "sim:frame", "--no-display",
                           "--duration", str(realtime_s), "--jsonl", os.devnull], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
@@ -96,7 +129,7 @@ def run_process_numbers(path: Path, realtime_s: float = 20.0) -> dict:
     status = Path(f"/proc/{p.pid}/status").read_text()
     p.wait()
     rss = int([ln for ln in status.splitlines() if ln.startswith("VmHWM")][0].split()[1]) / 1024
-    return {"first_window_s": first, "peak_rss_mb": rss, "cpu_share": (c1 - c0) / (t1 - t0)}
+    return {"first_window_s": first, "after_fill_s": after_fill, "peak_rss_mb": rss, "cpu_share": (c1 - c0) / (t1 - t0)}
 
 
 def old_approach(runs: int = 30) -> dict:
@@ -138,26 +171,31 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--no-old", action="store_true", help="skip the old approach (needs TensorFlow + matplotlib)")
+    ap.add_argument("--per-window-only", action="store_true", help="only the per-window cost (e.g. in an emulator)")
     a = ap.parse_args(argv)
     bundle = ModelBundle.load(a.model)
     pre, inv = per_window(bundle)
     print(f"model {Path(a.model).name} ({bundle.path.stat().st_size} bytes, {bundle.backend})")
-    print(f"per window: preprocess {pre:.3f} ms + int8 invoke {inv:.3f} ms = {pre + inv:.3f} ms median (target <= 1 ms)")
+    print(f"per window (streaming, one window a hop): preprocess {pre:.3f} ms + int8 invoke {inv:.3f} ms = "
+          f"{pre + inv:.3f} ms median (target <= 0.3 ms)")
+    if a.per_window_only:
+        return
     with tempfile.TemporaryDirectory() as d:
         cap = Path(d) / "hour.ecgcap"
         n = make_capture(cap, a.hours)
         wall, summary = replay_seconds(cap)
         print(f"replay {a.hours:g} h capture ({n} samples, {cap.stat().st_size / 1e6:.1f} MB, {summary['windows']} windows)"
-              f" at max speed: {wall:.2f} s wall incl. process start (target <= 5 s)")
-        r = run_process_numbers(cap)
-    print(f"ecg-activity run: first window {r['first_window_s']:.2f} s after launch (target <= 2 s); "
+              f" at max speed: {wall:.2f} s wall incl. process start (target <= 3 s)")
+        r = run_process_numbers(cap, window_s=bundle.cfg.window_s)
+    print(f"ecg-activity run: first decision printed {r['after_fill_s']:.2f} s after its window filled "
+          f"(target <= 1 s); first window of a capture {r['first_window_s']:.2f} s after launch; "
           f"peak resident memory {r['peak_rss_mb']:.0f} MB (target <= 150 MB); "
           f"CPU at real time {r['cpu_share']:.1%} of one core, steady state (target <= 5%)")
     if not a.no_old:
         o = old_approach()
         old = o["render_ms"] + o["infer_ms"]
         print(f"old approach: PNG render {o['render_ms']:.1f} ms + {o['params'] / 1e6:.1f}M-parameter float CNN "
-              f"{o['infer_ms']:.1f} ms = {old:.1f} ms per window; new is {old / (pre + inv):.0f}x faster, "
+              f"{o['infer_ms']:.1f} ms = {old:.1f} ms per window; new is {old / (pre + inv):.0f}x faster (target >= 60x), "
               f"{o['params'] / max(1, bundle.meta.training.get('parameters') or 1):.0f}x fewer parameters")
 
 
