@@ -43,6 +43,23 @@ class SampleBlock:
 
 
 @dataclass
+class AuxBlock:
+    """Samples of a stream beside the ECG (a Polar's or an Attys' accelerometer, an Attys'
+    magnetometer), at that stream's own rate."""
+
+    stream: str                   # "acc", "mag"
+    samples: np.ndarray           # int32 (n, axes)
+    unit: str                     # "mG" (milli-g), "counts"
+    rate_hz: float
+    t_host: float
+    sensor_time_ns: int | None = None     # the sensor's clock at the last sample, when it says
+
+    @property
+    def n(self) -> int:
+        return int(self.samples.shape[0])
+
+
+@dataclass
 class DecodeStats:
     """Every byte and frame is accounted for: what was decoded, lost or junk."""
 

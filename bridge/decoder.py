@@ -43,6 +43,12 @@ class Decoder:
         self._t_resume: float | None = None   # ... of the first read after it
         self._in_resume_feed = False
         self._link_lost = False
+        self.aux: list = []                   # AuxBlocks decoded beside the ECG, until taken
+
+    def take_aux(self) -> list:
+        """Accelerometer (and other side-stream) blocks decoded since the last call."""
+        out, self.aux = self.aux, []
+        return out
 
     @property
     def max_gap_samples(self) -> int:

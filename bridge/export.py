@@ -39,11 +39,62 @@ def choose_format(output: str, fmt: str | None) -> str:
     return ext if ext in FORMATS else "bdf"
 
 
-def export(capture: str, output: str, fmt: str | None = None, force: bool = False) -> ExportResult:
+def export(capture: str, output: str, fmt: str | None = None, force: bool = False,
+           stream: str = "ecg") -> ExportResult:
     fmt = choose_format(output, fmt)
+    if stream != "ecg" and fmt != "csv":
+        raise OutputError(f"the {stream} stream exports as CSV (-o FILE.csv)")
     with AtomicOutput(output, force, inputs=(capture,)) as tmp:
-        res = export_csv(capture, tmp) if fmt == "csv" else export_edf(capture, tmp, bdf=fmt == "bdf")
+        if stream != "ecg":
+            res = export_aux_csv(capture, tmp, stream)
+        else:
+            res = export_csv(capture, tmp) if fmt == "csv" else export_edf(capture, tmp, bdf=fmt == "bdf")
     return res
+
+
+def export_aux_csv(capture: str, out: str | Path, stream: str) -> ExportResult:
+    """A side stream (accelerometer, magnetometer) as CSV: its own sample index, the sensor's time
+    where it gives one (else the host's receive time), and the axes in the stream's unit."""
+    from .capture import CaptureReader
+    from .protocols import get_protocol
+    from .stream import stream_blocks
+
+    reader = CaptureReader(capture)
+    p = get_protocol(reader.header.protocol)
+    dec = p.make_decoder(reader.header.rate_hz, reader.header.mv_per_count, reader.header.channels)
+    n = 0
+    unit = None
+    damage = None
+
+    def items_iter():
+        nonlocal damage
+        try:
+            yield from reader.items()
+        except Exception as e:          # CaptureError: everything before it is exported
+            damage = e
+    with open(out, "w") as f:
+        f.write(f"# ecg-activity export: stream={stream} protocol={reader.header.protocol}\n")
+        for _ in stream_blocks(items_iter(), dec):
+            for a in dec.take_aux():
+                if a.stream != stream:
+                    continue
+                if unit is None:
+                    unit = a.unit
+                    f.write(",".join(["index", "time_s"] + [f"{ax}_{a.unit}" for ax in "xyz"[:a.samples.shape[1]]]) + "\n")
+                if a.sensor_time_ns is not None:
+                    t = (a.sensor_time_ns - (a.n - 1 - np.arange(a.n)) * 1e9 / a.rate_hz) / 1e9
+                else:
+                    t = a.t_host - (a.n - 1 - np.arange(a.n)) / a.rate_hz
+                idx = np.arange(n, n + a.n)
+                np.savetxt(f, np.column_stack([idx, t, a.samples]), fmt=["%d", "%.6f"] + ["%d"] * a.samples.shape[1],
+                           delimiter=",")
+                n += a.n
+        if unit is None:
+            raise OutputError(f"{capture} holds no {stream} stream")
+        f.flush()
+        os.fsync(f.fileno())
+    reader.close()
+    return ExportResult(n, "csv", damage)
 
 
 def export_csv(capture: str, out: str | Path) -> ExportResult:

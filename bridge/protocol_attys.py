@@ -21,7 +21,7 @@ import binascii
 
 import numpy as np
 
-from .blocks import SampleBlock
+from .blocks import AuxBlock, SampleBlock
 from .decoder import Decoder
 from .int24 import pack_le24_offset_binary
 from .protocol_base import Protocol
@@ -207,6 +207,11 @@ class AttysDecoder(Decoder):
         # explicit modulo-256 arithmetic: how many samples the counter skipped
         skipped = (counter - prev) & 0xFF
         self._next_counter = int((counter[-1] + 1) & 0xFF)
+        if rows.shape[0]:
+            # accelerometer and magnetometer, kept beside the ECG (uint16 LE, offset 0x8000, raw counts)
+            mems = (rows[:, 8:20].reshape(-1, 6, 2).astype(np.int32) @ np.array([1, 256])) - 0x8000
+            self.aux.append(AuxBlock("acc", mems[:, :3].astype(np.int32), "counts", self.rate_hz, t_host))
+            self.aux.append(AuxBlock("mag", mems[:, 3:].astype(np.int32), "counts", self.rate_hz, t_host))
         adc = rows[:, 0:6].copy()
         b = adc.reshape(-1, 2, 3).astype(np.int32)
         vals = (b[:, :, 0] | (b[:, :, 1] << 8) | (b[:, :, 2] << 16)) - 0x800000

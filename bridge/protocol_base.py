@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -19,6 +19,13 @@ class BleProfile:
     start_command: bytes | None = None
     #: does a control-point notification acknowledge the start command?
     is_ack: Callable[[bytes], bool] | None = None
+    #: further start requests (the accelerometer), each acknowledged too; a sensor that refuses one
+    #: still streams ECG
+    more_starts: tuple[bytes, ...] = ()
+    #: other characteristics whose notifications become timed events: uuid -> (event kind, decoder)
+    events: dict = field(default_factory=dict)
+    #: of those, the ones read once on connecting (a battery level)
+    read_events: tuple[str, ...] = ()
 
     def device_command(self, cmd: bytes) -> tuple[bytes | None, bool | None]:
         """The device's answer to one command line from the host, and whether it now streams

@@ -1,6 +1,11 @@
-"""Polar H10 ECG over BLE: the Polar Measurement Data (PMD) service.
+"""Polar H10 over BLE: ECG and accelerometer from the Polar Measurement Data (PMD) service, heart
+rate, RR intervals and skin contact from the Heart Rate service, the battery from the Battery service.
 
-Each data notification is one frame: measurement type (0 = ECG), uint64 LE
+The accelerometer frames (measurement type 2) and the two standard services
+are decoded in ``polar_acc``; the accelerometer goes beside the ECG as
+``AuxBlock``s, heart rate and battery as timed events in the capture.
+
+Each ECG data notification is one frame: measurement type (0 = ECG), uint64 LE
 timestamp in ns of the *last* sample, frame type 0, then 3-byte signed LE
 samples in microvolts at 130 Hz.  No counter exists, so gaps come from the
 timestamps.  The 130 Hz stream keeps its true rate: resampling to the
@@ -13,8 +18,10 @@ import struct
 
 import numpy as np
 
-from .blocks import SampleBlock
+from .blocks import AuxBlock, SampleBlock
 from .decoder import Decoder
+from .polar_acc import (BATTERY_LEVEL, HR_MEASUREMENT, MEASUREMENT_ACC, AccFrameError, decode_acc, decode_battery,
+                        decode_heart_rate, start_acc)
 from .int24 import pack_le24_signed, unpack_le24_signed
 from .protocol_base import BleProfile, Protocol
 
@@ -65,6 +72,8 @@ class PolarDecoder(Decoder):
         self._last_ts: int | None = None
         self._period_ns = 1e9 / self.rate_hz
         self._nominal_ns = self._period_ns
+        self._acc_ts: int | None = None
+        self._acc_rate = 200.0
 
     @property
     def device_rate_hz(self) -> float:
@@ -76,6 +85,9 @@ class PolarDecoder(Decoder):
         still measure the gap exactly; a reboot shows up as time going backwards."""
 
     def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+        if data[:1] == bytes([MEASUREMENT_ACC]):
+            self._acc(data, t_host)
+            return []
         if len(data) < _HEAD.size + 3 or (len(data) - _HEAD.size) % 3 or data[0] != MEASUREMENT_ECG or data[9] != 0:
             self.stats.malformed += 1
             self.stats.skipped_bytes += len(data)
@@ -102,6 +114,23 @@ class PolarDecoder(Decoder):
         self.stats.frames += 1
         return [self._emit(vals, t_host, 0, gap)]
 
+    def _acc(self, data: bytes, t_host: float) -> None:
+        """An accelerometer notification: its samples go beside the ECG, at the ACC stream's own rate
+        (learnt from its timestamps, like the ECG's)."""
+        try:
+            ts, xyz = decode_acc(data)
+        except AccFrameError:
+            self.stats.malformed += 1
+            self.stats.skipped_bytes += len(data)
+            return
+        rate = self._acc_rate
+        if self._acc_ts is not None and ts > self._acc_ts and xyz.shape[0]:
+            r = xyz.shape[0] * 1e9 / (ts - self._acc_ts)
+            if 10 <= r <= 500:
+                rate = min((25.0, 50.0, 100.0, 200.0, 400.0), key=lambda v: abs(v - r))
+        self._acc_ts, self._acc_rate = ts, rate
+        self.aux.append(AuxBlock("acc", xyz, "mG", rate, t_host, ts))
+
     def _reboot(self, t_host: float) -> None:
         """Like a lost link: the hole is estimated from the host clock, up to this read."""
         Decoder.link_lost(self, t_host)
@@ -124,7 +153,11 @@ class PolarProtocol(Protocol):
     channels = 1
     frame_samples = 73
     serial = False
-    ble = BleProfile(PMD_DATA, PMD_CONTROL, START_ECG, is_ack=lambda data: (parse_control(data) or (0, 1))[1] == 0)
+    ble = BleProfile(PMD_DATA, PMD_CONTROL, START_ECG, is_ack=lambda data: (parse_control(data) or (0, 1))[1] == 0,
+                     more_starts=(start_acc(),),
+                     events={HR_MEASUREMENT: ("heart_rate", decode_heart_rate),
+                             BATTERY_LEVEL: ("battery", decode_battery)},
+                     read_events=(BATTERY_LEVEL,))
     packets_are_frames = True
 
     def encode(self, chunk, frame_index, last_sample_index, rate_hz, t0_ns) -> bytes:

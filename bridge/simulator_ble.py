@@ -1,9 +1,12 @@
 """A virtual Polar H10 behind bleak's client API (the BLE seam).
 
 It behaves like the sensor as seen through ``BleakClient``: notifications on
-the PMD control point answer the start command, then PMD data notifications
-arrive in real time (or faster), byte-exact as the H10 sends them.  It can
-also drop the link to exercise reconnects.
+the PMD control point answer the start commands (ECG, and the accelerometer
+when asked), then PMD data notifications arrive in real time (or faster),
+byte-exact as the H10 sends them: ECG frames, delta-compressed accelerometer
+frames (200 Hz, milli-g, moving as the recording's activity moves a chest),
+Heart Rate service notifications (bpm, RR, skin contact) each second and a
+battery level.  It can also drop the link to exercise reconnects.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
+import numpy as np
+
+from . import polar_acc
 from . import protocol_polar as polar
 from .recording import Recording
 from .simulator import FaultInjector, FaultPlan, device_frames, device_samples
@@ -37,6 +43,12 @@ class VirtualPolarH10:
         self._t0: float | None = None
         self.unsent_frames = 0
         self._laps = 0
+        self.battery = 87
+        self.acc_k = 0                   # next accelerometer sample (the device's, across reconnects)
+        self.hr_next = 1.0               # device time of the next Heart Rate notification
+        self.acc_rate_hz = 200
+        self.acc = synthetic_acc(rec, self.acc_rate_hz, self.dev.counts.size / self.dev.rate_hz)
+        self.beats = beat_times(self.dev.counts.astype(float), self.dev.rate_hz)
 
     @property
     def log(self):
@@ -46,6 +58,41 @@ class VirtualPolarH10:
         return VirtualPolarClient(self, disconnected_callback)
 
 
+#: how a chest strap's accelerometer moves for each activity: (cadence Hz, vertical amplitude mG)
+MOTION = {"rest": (0.25, 8.0), "arms": (1.1, 90.0), "walk": (1.8, 260.0), "run": (2.7, 750.0),
+          "squats": (0.45, 320.0), "cycle": (1.3, 70.0)}
+
+
+def synthetic_acc(rec: Recording, rate_hz: int, seconds: float) -> np.ndarray:
+    """(n, 3) milli-g: gravity along the body axis plus the recording's activity at its cadence."""
+    n = int(seconds * rate_hz)
+    t = np.arange(n) / rate_hz
+    rng = np.random.default_rng(7)
+    out = np.zeros((n, 3))
+    out[:, 0] = -1000.0
+    out[:, 2] = 80.0
+    for a, b, lab in rec.segments:
+        i0, i1 = int(a / rec.rate_hz * rate_hz), min(n, int(b / rec.rate_hz * rate_hz))
+        f, amp = MOTION.get(lab, MOTION["rest"])
+        tt = t[i0:i1]
+        out[i0:i1, 0] += amp * np.sin(2 * np.pi * f * tt)
+        out[i0:i1, 1] += 0.3 * amp * np.sin(2 * np.pi * f / 2 * tt + 1.0)
+        out[i0:i1, 2] += 0.2 * amp * np.sin(2 * np.pi * f * tt + 2.0)
+    out += rng.normal(0, 4.0, out.shape)
+    return np.round(out).astype(np.int32)
+
+
+def beat_times(x: np.ndarray, rate_hz: float) -> np.ndarray:
+    """R-peak times (s) of the device's own ECG, for its Heart Rate service."""
+    from scipy.signal import butter, find_peaks, sosfiltfilt
+
+    if x.size < rate_hz * 3:
+        return np.zeros(0)
+    y = np.abs(sosfiltfilt(butter(3, [8, min(20, 0.45 * rate_hz)], "band", fs=rate_hz, output="sos"), x - x.mean()))
+    peaks, _ = find_peaks(y, height=0.4 * np.percentile(y, 99), distance=int(0.27 * rate_hz))
+    return peaks / rate_hz
+
+
 class VirtualPolarClient:
     def __init__(self, device: VirtualPolarH10, disconnected_callback: Callable | None) -> None:
         self.device = device
@@ -53,6 +100,7 @@ class VirtualPolarClient:
         self._callbacks: dict[str, Callable] = {}
         self._task: asyncio.Task | None = None
         self.is_connected = False
+        self.acc_on = False
 
     async def connect(self, **_kw) -> bool:
         if self.device.done and not self.device.loop:
@@ -82,6 +130,10 @@ class VirtualPolarClient:
                 cb(char, bytearray(polar.control_ok(0x02)))
             if self._task is None:
                 self._task = asyncio.get_running_loop().create_task(self._stream())
+        elif bytes(data[:2]) == bytes([0x02, polar_acc.MEASUREMENT_ACC]):
+            self.acc_on = True
+            if cb:
+                cb(char, bytearray([polar.CONTROL_RESPONSE, 0x02, polar_acc.MEASUREMENT_ACC, 0x00, 0x00]))
         elif cb:
             cb(char, bytearray([polar.CONTROL_RESPONSE, data[0] if data else 0, 0, 0x03]))  # not supported
 
@@ -120,6 +172,40 @@ class VirtualPolarClient:
             if cb:
                 for piece in dev.injector.apply(f, t_dev):
                     cb(polar.PMD_DATA, bytearray(piece))
+                if self.acc_on:
+                    self._acc_upto(t_dev, cb)
+            self._heart_rate(t_dev)
+
+    def _acc_upto(self, t_dev: float, cb) -> None:
+        """Accelerometer notifications (36 samples each, delta-compressed) up to device time ``t_dev``."""
+        dev = self.device
+        end = min(int(t_dev * dev.acc_rate_hz), dev.acc.shape[0]) if not dev.loop else int(t_dev * dev.acc_rate_hz)
+        while dev.acc_k + 36 <= end:
+            idx = np.arange(dev.acc_k, dev.acc_k + 36) % dev.acc.shape[0]
+            last_ns = 10**18 + int(round((dev.acc_k + 35) * 1e9 / dev.acc_rate_hz))
+            cb(polar.PMD_DATA, bytearray(polar_acc.encode_acc(dev.acc[idx], last_ns)))
+            dev.acc_k += 36
+
+    def _heart_rate(self, t_dev: float) -> None:
+        """Once a device second: bpm and the RR intervals that ended in it (the Heart Rate service)."""
+        dev = self.device
+        cb = self._callbacks.get(polar_acc.HR_MEASUREMENT)
+        if cb is None or t_dev < dev.hr_next:
+            return
+        lap = dev.dev.counts.size / dev.dev.rate_hz
+        t0, t1 = (dev.hr_next - 1.0) % lap, dev.hr_next % lap
+        dev.hr_next += 1.0
+        rr = np.diff(dev.beats)
+        ends = dev.beats[1:]
+        sel = rr[(ends > t0) & (ends <= t1)] if t1 > t0 else rr[(ends > t0) | (ends <= t1)]
+        recent = rr[(ends <= t1) & (ends > t1 - 5)]
+        bpm = int(round(60.0 / np.median(recent))) if recent.size else 0
+        cb(polar_acc.HR_MEASUREMENT, bytearray(polar_acc.encode_heart_rate(bpm, (sel * 1000).tolist())))
+
+    async def read_gatt_char(self, char: Any) -> bytearray:
+        if str(char).lower() == polar_acc.BATTERY_LEVEL:
+            return bytearray([self.device.battery])
+        raise KeyError(f"no characteristic {char}")
 
     async def _drop_link(self) -> None:
         self.is_connected = False

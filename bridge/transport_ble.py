@@ -39,6 +39,14 @@ async def default_finder(name_or_address: str, timeout: float) -> Any:
         lambda d, adv: bool(d.name) and name_or_address.lower() in d.name.lower(), timeout=timeout)
 
 
+def event_detail(data: bytes, decode) -> dict:
+    """The raw bytes (what replay keeps bit for bit) and what they say."""
+    try:
+        return {"hex": data.hex(), **decode(data)}
+    except ValueError:
+        return {"hex": data.hex(), "malformed": True}
+
+
 def _looks_like_address(s: str) -> bool:
     return (s.count(":") == 5 and len(s) == 17) or (s.count("-") == 4 and len(s) == 36)
 
@@ -96,6 +104,14 @@ class BleTransport:
                     await asyncio.wait_for(acked.wait(), self.control_timeout_s)
                 except asyncio.TimeoutError:
                     raise TransportError("the sensor did not acknowledge the start command") from None
+            for extra in self.profile.more_starts:
+                acked.clear()
+                await client.write_gatt_char(self.profile.control_char, extra, response=True)
+                try:
+                    await asyncio.wait_for(acked.wait(), self.control_timeout_s)
+                except asyncio.TimeoutError:       # an older firmware without it still streams ECG
+                    self._q.put(LinkEvent("notice", time.time(), {"text": f"start request {extra.hex()} unanswered"}))
+            await self._subscribe_events(client)
             if self._sessions:
                 self.reconnects += 1
                 self._q.put(LinkEvent("reconnect", time.time(), {}))
@@ -108,6 +124,22 @@ class BleTransport:
                 await client.disconnect()
             except Exception:
                 pass
+
+    async def _subscribe_events(self, client) -> None:
+        """Heart rate, battery and the like: each notification (and the first read) becomes a timed
+        event with its raw bytes, recorded in the capture; a device without the service just has none."""
+        def handler(kind: str, decode):
+            def on_event(_char: Any, data: bytearray) -> None:
+                self._q.put(LinkEvent(kind, time.time(), event_detail(bytes(data), decode)))
+            return on_event
+
+        for char, (kind, decode) in self.profile.events.items():
+            try:
+                await client.start_notify(char, handler(kind, decode))
+                if char in self.profile.read_events:
+                    handler(kind, decode)(char, bytearray(await client.read_gatt_char(char)))
+            except Exception:                      # bleak: BleakError / KeyError for a missing characteristic
+                continue
 
     async def _run(self) -> None:
         attempt = 0

@@ -159,7 +159,7 @@ def report_damage(error) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from .bridge.export import export
 
-    res = export(a.capture, a.output, a.format, a.force)
+    res = export(a.capture, a.output, a.format, a.force, a.stream)
     print(f"wrote {a.output}: {res.samples} samples ({res.fmt})", file=sys.stderr)
     return report_damage(res.damage)
 
@@ -224,5 +224,7 @@ def register(sub) -> None:
     s.add_argument("--format", choices=["csv", "edf", "bdf"], help="default: from the output's extension")
     s.add_argument("--force", action="store_true",
                    help="replace an existing output (never a capture, a link or a device)")
+    s.add_argument("--stream", choices=["ecg", "acc", "mag"], default="ecg",
+                   help="which stream: the ECG (default), or the accelerometer / magnetometer as CSV")
     s.set_defaults(func=cmd_export)
 

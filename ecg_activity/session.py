@@ -127,6 +127,9 @@ class Session:
                 t_first_byte = t_first_byte or time.monotonic()
                 for block in dec.feed(item.data, item.t_host):
                     self._block(block)
+                for aux in dec.take_aux():
+                    for s in self.sinks:
+                        s.on_aux(aux)
             elif isinstance(item, LinkEvent):
                 for s in self.sinks:
                     s.on_event(item)

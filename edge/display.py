@@ -54,6 +54,9 @@ class DisplayState:
     status: str = "waiting for data"
     banner: str = ""                 # an instruction for the wearer (guided calibration: "walk now: 1:40 left")
     keys: bool = False               # the keyboard works: show the hints
+    battery: int | None = None       # the sensor's battery (%), when it says
+    contact: bool | None = None      # skin contact, when the sensor says
+    motion_g: float | None = None    # accelerometer: how much the chest moves (g, rms over 4 s)
 
 
 def display_filter(x: np.ndarray, rate_hz: float) -> np.ndarray:
@@ -165,6 +168,15 @@ def render(s: DisplayState, width: int = 80):
             hrv += f"  RMSSD {r.rmssd_ms:.0f} ms"
     head.add_row(Text(f"♥ {hr} bpm{hrv}", style="bold red"), Text(_clock(time.time() - s.started), style="bold"))
     head.add_row(quality_text(r), Text(f"label {s.label}" if s.label else "", style="magenta"))
+    sensor = []
+    if s.contact is not None:
+        sensor.append("skin contact ok" if s.contact else "NO SKIN CONTACT")
+    if s.battery is not None:
+        sensor.append(f"battery {s.battery}%")
+    if s.motion_g is not None:
+        sensor.append(f"motion {s.motion_g:.2f} g")
+    if sensor:
+        head.add_row(Text("  ·  ".join(sensor), style="red" if s.contact is False else "dim"), Text(""))
     y = display_filter(s.trace, s.trace_rate_hz) if s.trace.size else np.zeros(0)
     half = scale_for(y)
     trace = Text("\n".join(trace_lines(y, inner, 5, half)), style="green")

@@ -64,7 +64,10 @@ def test_polar_gap_from_timestamps():
 
 def test_polar_rejects_non_ecg_frames_and_control_responses():
     dec = polar.PolarDecoder()
-    assert dec.feed(bytes([0x02]) + bytes(9) + bytes(6), 0.0) == []      # accelerometer frame
+    assert dec.feed(bytes([0x02]) + bytes(9) + bytes(6), 0.0) == []      # accelerometer frame: not ECG ...
+    aux = dec.take_aux()
+    assert len(aux) == 1 and aux[0].stream == "acc" and aux[0].samples.shape == (2, 3)   # ... but kept
     assert dec.feed(polar.control_ok(), 0.0) == []
+    assert dec.feed(bytes([0x02]) + bytes(8) + bytes([0x05]) + bytes(6), 0.0) == []      # unknown ACC type
     assert dec.stats.malformed == 2
     assert polar.parse_control(polar.control_ok(0x02)) == (0x02, 0)

@@ -53,6 +53,9 @@ class Sink:
     def on_block(self, block: SampleBlock) -> None:
         pass
 
+    def on_aux(self, block) -> None:
+        """Samples of a side stream (accelerometer, magnetometer): a ``bridge.blocks.AuxBlock``."""
+
     def on_window(self, result) -> None:
         """One classified (or flagged) window: an ``edge.pipeline.WindowResult``."""
 

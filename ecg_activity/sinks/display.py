@@ -25,6 +25,7 @@ class DisplaySink(Sink):
         self._last_draw = 0.0
         self._replay = False
         self.channel = 0
+        self._acc = np.zeros(0)
 
     def on_start(self, info: SessionInfo) -> None:
         from rich.live import Live
@@ -45,8 +46,21 @@ class DisplaySink(Sink):
         self.state.trace = np.concatenate([self.state.trace, x])[-self._trace_n:]
         self.state.stream_s = (block.first_index + block.n) / block.rate_hz
 
+    def on_aux(self, block) -> None:
+        if block.stream != "acc":
+            return
+        g = 1000.0 if block.unit == "mG" else None
+        mag = np.linalg.norm(block.samples.astype(float), axis=1)
+        self._acc = np.concatenate([self._acc, mag])[-int(4 * block.rate_hz):]
+        if g and self._acc.size > 10:
+            self.state.motion_g = float(np.std(self._acc) / g)
+
     def on_event(self, event) -> None:
         s = self.state
+        if event.kind == "battery" and "percent" in event.detail:
+            s.battery = event.detail["percent"]
+        elif event.kind == "heart_rate":
+            s.contact = event.detail.get("contact")
         if event.kind == "label":
             s.label = event.detail.get("label")
         elif event.kind == "marker":
