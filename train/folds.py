@@ -62,9 +62,10 @@ def train_on(cw, recipe, train_subjects: list[str], seed: int = 0, verbose: int 
     ws = cw.train.subset(tr)
     va = np.isin(cw.eval.subjects, val_subj)
     vws = cw.eval.subset(va)
-    validation = (np.asarray(vws.x), vws.y, vws.allowed) if va.any() else None
+    validation = (np.asarray(vws.x), vws.y, vws.allowed if recipe.mask_absent else None) if va.any() else None
     return fit(np.asarray(ws.x), ws.y, len(recipe.labels), recipe.max_epochs, recipe.seed + seed,
-               validation=validation, verbose=verbose, spec=recipe.spec, allowed=ws.allowed, groups=ws.datasets,
+               validation=validation, verbose=verbose, spec=recipe.spec,
+               allowed=ws.allowed if recipe.mask_absent else None, groups=ws.datasets,
                patience=recipe.patience if validation is not None else 0, min_epochs=recipe.min_epochs)
 
 

@@ -209,7 +209,7 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
     val = None
     callbacks = []
     if validation is not None and len(validation[1]):
-        vallow = validation[2] if len(validation) > 2 else None
+        vallow = validation[2] if len(validation) > 2 and validation[2] is not None else None
         val = _dataset(validation[0], targets(validation[1], n_classes, vallow), None, 256, seed, False,
                        shuffle=False)
         if patience:

@@ -34,6 +34,13 @@ class Recipe:
     min_epochs: int = 8              # early stopping never stops before this (a few people's loss is noisy)
     patience: int = 4                # early stopping on held-out training subjects' loss
     inner_val: float = 0.25          # share of the training subjects that early stopping watches
+    # Train a dataset's windows only against the classes it has (True), or against every class (False,
+    # the shipped recipe).  Masking keeps a dataset without "rest" from teaching that its look is never
+    # rest, but it also never teaches that its walking is not rest: measured, the masked model called
+    # wrist-ppg-exercise's walking "rest" on 24 of 27 windows of a person it was trained on.  A window's
+    # label is certain whatever its dataset; the device augmentation is what keeps a device's look from
+    # deciding the class.
+    mask_absent: bool = False
     seed: int = 0
 
     def __post_init__(self):
