@@ -1,0 +1,110 @@
+"""Personal calibration: fitted on real recordings of one person, refused when it cannot work, and run
+without TensorFlow (as on a Pi with the edge extra alone)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ecg_activity.bridge.importer import Imported, write_capture
+from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle
+
+from conftest import DATASETS, cli, needs_datasets
+
+ACTS = {"klud": "rest", "ruky": "arms", "chodza": "walk", "beh": "run", "drepy": "squats"}
+
+
+def _person_captures(folder, subject: str, electrodes=("01", "02")) -> list[str]:
+    """The person's real recordings as labelled captures (one per electrode set and activity)."""
+    from ecg_activity.bridge.recording_files import load_motion_file
+
+    out = []
+    for e in electrodes:
+        for act, label in ACTS.items():
+            rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / subject / f"{subject}_{e}_{act}.csv.gz")
+            path = folder / f"{subject}_{e}_{label}.ecgcap"
+            write_capture(Imported(rec.counts, rec.rate_hz, rec.mv_per_count, 1.7e9), str(path), label=label)
+            out.append(str(path))
+    return out
+
+
+def _accuracy(model, captures) -> float:
+    from ecg_activity.calibrate import capture_windows
+
+    b = ModelBundle.load(model)
+    d = capture_windows(b, captures)
+    probs = np.stack([b.head.apply(p, e) if b.head else p for p, e in zip(d.probs, d.embeddings)])
+    return float(np.mean(probs.argmax(1) == d.y))
+
+
+@needs_datasets
+def test_calibration_on_a_persons_own_recordings_helps_them(tmp_path):
+    """Subject 05 (one of the base model's weakest): calibrate on electrode sets 01 and 02 (2 minutes per
+    activity), test on set 03, which the calibration never saw."""
+    cal = _person_captures(tmp_path, "05", ("01", "02"))
+    test = _person_captures(tmp_path, "05", ("03",))
+    me = tmp_path / "me.tflite"
+    p = cli("calibrate", *cal, "--model", str(DEFAULT_MODEL), "-o", str(me), check=True, timeout=300)
+    res = json.loads(p.stdout)
+    assert res["calibrated"] == list(ACTS.values()) and res["not_calibrated"] == []
+    assert all(110 <= s <= 130 for s in res["seconds_per_class"].values())        # ~2 min each
+    assert res["fit_seconds"] < 30
+    before, after = _accuracy(DEFAULT_MODEL, test), _accuracy(me, test)
+    assert after > before and after >= 0.6, (before, after)
+    b = ModelBundle.load(me)
+    assert b.meta.calibration["base_sha256"] == ModelBundle.load(DEFAULT_MODEL).meta.tflite_sha256
+    assert me.with_suffix(".md").read_text().startswith("# Personal model")
+    # it is a model like any other: replay uses it
+    p = cli("replay", test[2], "--model", str(me), "-q", check=True)
+    assert json.loads(p.stdout.strip().splitlines()[-1])["windows"] > 20
+
+
+@needs_datasets
+def test_calibration_refuses_what_cannot_work(tmp_path):
+    caps = _person_captures(tmp_path, "07", ("01",))
+    walk = [c for c in caps if c.endswith("_walk.ecgcap")]
+    p = cli("calibrate", *walk, "-o", str(tmp_path / "one.tflite"))
+    assert p.returncode == 1 and "missing: rest, arms, run, squats" in p.stderr and len(p.stderr.splitlines()) == 1
+    from ecg_activity.bridge.recording_files import load_motion_file
+
+    rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / "07" / "07_01_klud.csv.gz")
+    short = tmp_path / "short.ecgcap"
+    write_capture(Imported(rec.counts[:250 * 25], 250.0, rec.mv_per_count, 1.7e9), str(short), label="rest")
+    p = cli("calibrate", *walk, str(short), "-o", str(tmp_path / "short.tflite"))
+    assert p.returncode == 1 and "too little data" in p.stderr and "rest" in p.stderr
+    p = cli("calibrate", *caps, "-o", str(DEFAULT_MODEL))
+    assert p.returncode == 1 and "never overwritten" in p.stderr
+    p = cli("calibrate", *caps, "-o", str(tmp_path / "ok.tflite"), check=True)
+    p = cli("calibrate", *caps, "--model", str(tmp_path / "ok.tflite"), "-o", str(tmp_path / "twice.tflite"))
+    assert p.returncode == 2 and "already calibrated" in p.stderr
+
+
+@needs_datasets
+def test_calibration_needs_no_tensorflow(tmp_path):
+    caps = _person_captures(tmp_path, "02", ("01",))
+    code = ("import sys\nfor m in ('tensorflow', 'keras'): sys.modules[m] = None\n"
+            "from ecg_activity.cli import main\nsys.exit(main(sys.argv[1:]))")
+    p = subprocess.run([sys.executable, "-c", code, "calibrate", *caps, "-o", str(tmp_path / "me.tflite")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    b = ModelBundle.load(tmp_path / "me.tflite")
+    assert b.head is not None and len(b.head.classes) == 5
+
+
+def test_guided_calibration_with_fake_key_presses(tmp_path):
+    """The guided flow on the virtual wearable: Enter starts each activity, s skips one."""
+    me = tmp_path / "g.tflite"
+    p = subprocess.run([sys.executable, "-m", "ecg_activity", "calibrate", "--guided", "--source", "sim:frame",
+                        "--speed", "max", "--seconds", "60", "--activities", "rest,arms,walk", "--min-seconds", "20",
+                        "-o", str(me)], input="\ns\n\n", capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "next: rest" in p.stderr and "next: arms" in p.stderr and "next: walk" in p.stderr
+    assert "rest now:" in p.stderr and "walk now:" in p.stderr
+    res = json.loads(p.stdout)
+    assert res["calibrated"] == ["rest", "walk"] and "arms" in res["not_calibrated"]
+    assert sorted(x.name for x in (tmp_path / "g-captures").iterdir()) == ["calibrate-rest.ecgcap",
+                                                                           "calibrate-walk.ecgcap"]
