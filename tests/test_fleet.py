@@ -112,13 +112,19 @@ def test_every_decision_reaches_the_collector_once_and_in_order_across_a_broker_
     assert len({g["session"] for g in got}) == 1
 
 
-def test_last_will_says_offline_when_the_pi_is_killed(broker, tmp_path):
-    seen = []
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="watcher")
+def _watcher(port: int, topic: str, name: str):
+    """A subscriber collecting the JSON payloads of ``topic``: (client, list)."""
+    seen: list = []
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=name)
     c.on_message = lambda cl, u, msg: seen.append(json.loads(msg.payload))
-    c.connect("127.0.0.1", broker.port)
-    c.subscribe("ecg/lab/+/status", qos=1)
+    c.connect("127.0.0.1", port)
+    c.subscribe(topic, qos=1)
     c.loop_start()
+    return c, seen
+
+
+def test_last_will_says_offline_when_the_pi_is_killed(broker, tmp_path):
+    c, seen = _watcher(broker.port, "ecg/lab/+/status", "watcher")
     url = f"mqtt://127.0.0.1:{broker.port}/ecg/lab/pi3?spool={tmp_path / 'spool'}&status=1"
     pub = _cli("run", "--source", "sim:frame", "--no-display", "--out", url, "--jsonl", os.devnull)
     try:
@@ -131,12 +137,7 @@ def test_last_will_says_offline_when_the_pi_is_killed(broker, tmp_path):
         c.loop_stop()
         c.disconnect()
     # retained: a watcher that connects later sees the device offline at once
-    late = []
-    c2 = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="late")
-    c2.on_message = lambda cl, u, msg: late.append(json.loads(msg.payload))
-    c2.connect("127.0.0.1", broker.port)
-    c2.subscribe("ecg/lab/pi3/status", qos=1)
-    c2.loop_start()
+    c2, late = _watcher(broker.port, "ecg/lab/pi3/status", "late")
     try:
         wait_for(lambda: late, 10, "the retained status")
     finally:
