@@ -158,3 +158,31 @@ def test_spool_survives_a_restart_and_is_bounded(tmp_path):
     s2 = Spool(tmp_path / "sp", max_messages=5)
     assert [q for q, _ in s2.pending] == [5, 6, 7] and s2.session == s.session and s2.next_seq == 8
     assert oct((tmp_path / "sp" / "journal.jsonl").stat().st_mode)[-3:] == "600"
+
+
+def test_lsl_outlet_streams_each_decision(tmp_path):
+    """--out lsl:NAME: a lab's LSL inlet receives every window's probabilities and the decision marker."""
+    pylsl = pytest.importorskip("pylsl")
+    name = f"ecg-test-{os.getpid()}"
+    pub = _cli("run", "--source", "sim:frame", "--speed", "4", "--duration", "40", "--no-display",
+               "--out", f"lsl:{name}", "--jsonl", str(tmp_path / "d.jsonl"))
+    try:
+        found = []
+        wait_for(lambda: found.extend(pylsl.resolve_byprop("name", name, timeout=0.5)) or found, 60, "the LSL outlet")
+        markers = []
+        wait_for(lambda: markers.extend(pylsl.resolve_byprop("name", name + "-markers", timeout=0.5)) or markers, 30,
+                 "the marker outlet")
+        inlet, mk = pylsl.StreamInlet(found[0]), pylsl.StreamInlet(markers[0])
+        inlet.open_stream(timeout=10)
+        mk.open_stream(timeout=10)
+        got, labels = [], []
+        deadline = time.monotonic() + 90
+        while len(got) < 5 and time.monotonic() < deadline:
+            got += inlet.pull_chunk(timeout=1.0)[0]
+            labels += [m[0] for m in mk.pull_chunk(timeout=0.1)[0]]
+    finally:
+        pub.terminate()
+        pub.communicate(timeout=60)
+    assert len(got) >= 5 and len(got[0]) == 5 + 3
+    assert all(abs(sum(s[:5]) - 1.0) < 0.02 for s in got)          # probabilities of the five classes
+    assert set(labels) <= {"rest", "arms", "walk", "run", "squats"} and labels
