@@ -81,7 +81,33 @@ def open_source(spec: str, protocol: str | None = None, *, baudrate: int = 11520
                 mv_per_count: float | None = None, channels: int | None = None, speed: float | None = 1.0,
                 recording: str | None = None, stop: threading.Event | None = None, faults=None,
                 label: str | None = None, watchdog_s: float | None = None, loop: bool = False) -> OpenSource:
-    """Open ``spec`` (see the module docstring) for reading; raises ``SourceError`` with one clear line."""
+    """Open a source for reading: the one entry point from a URL-like spec to bytes and decoded samples.
+
+    Parameters
+    ----------
+    spec : str
+        ``/dev/ttyUSB0`` or any pyserial URL, ``ble:NAME-OR-ADDRESS``, ``sim:frame|attys|polar`` or a
+        ``.ecgcap`` capture (see the module docstring).
+    protocol : str, optional
+        A name from ``protocols.PROTOCOLS``; captures and ``sim:`` sources know their own.
+    speed : float, optional
+        For captures and virtual wearables: a factor of real time; None, 0 or inf = as fast as possible.
+
+    Returns
+    -------
+    OpenSource
+        ``transport`` (iterate it for Packets and LinkEvents), ``decoder``, capture ``header``.
+
+    Raises
+    ------
+    SourceError
+        One clear line: a wrong path, an unknown protocol, a FIFO posing as a port, a damaged recording.
+
+    Examples
+    --------
+    >>> src = open_source("sim:frame", speed=0)          # doctest: +SKIP
+    >>> src.transport.open_first(); next(iter(src.transport))   # doctest: +SKIP
+    """
     stop = stop or threading.Event()
     if protocol is not None:
         get_protocol(protocol)

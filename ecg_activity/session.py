@@ -63,8 +63,26 @@ class SessionCounts:
 
 
 class Session:
-    """``Session(source, sinks, pipeline).run()``; ``pipeline`` (an ``edge.pipeline.ActivityPipeline``)
-    is optional: without it the session only records and reports blocks."""
+    """The one loop: a source's packets to raw sinks, its samples through the pipeline, results to sinks.
+
+    Parameters
+    ----------
+    source : OpenSource
+        From ``bridge.sources.open_source``.
+    sinks : list of Sink
+        Outputs (``sinks.open_sink(url)``, the live view, the summary); each hook is optional.
+    pipeline : edge.pipeline.ActivityPipeline, optional
+        Without it the session only records and reports blocks (``record``).
+    duration_s : float, optional
+        Stop after this many seconds; ``stop`` (an Event) ends it at any time.
+    controls : keys.Controls, optional
+        Key presses that become label, marker and pause events.
+
+    Examples
+    --------
+    >>> src = open_source("sim:frame", speed=0)                                    # doctest: +SKIP
+    >>> Session(src, [open_sink("capture:walk.ecgcap")], duration_s=60).run()     # doctest: +SKIP
+    """
 
     def __init__(self, source: OpenSource, sinks: list[Sink], pipeline=None, *, duration_s: float | None = None,
                  stop: threading.Event | None = None, require_data: bool = True, controls=None) -> None:

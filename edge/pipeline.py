@@ -50,6 +50,31 @@ class WindowResult:
 
 
 class ActivityPipeline:
+    """Sample blocks -> windows -> the one preprocessing -> the int8 model -> a decision per hop.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The int8 model with its metadata (window, hop, rate, preprocessing, labels).
+    rate_hz : float
+        The stream's own rate (resampled to the model's inside the preprocessing).
+    channel : int
+        Which ECG channel to classify.
+    smooth : int
+        Clean windows averaged for the smoothed decision.
+
+    Returns (``push``)
+    ------------------
+    list of WindowResult
+        One per completed window: decision and probabilities (None when flagged), smoothed decision,
+        heart rate, RR, RMSSD, quality and its reason, flags, missing fraction.
+
+    Examples
+    --------
+    >>> pipe = ActivityPipeline(ModelBundle.load(), 250.0)        # doctest: +SKIP
+    >>> for block in blocks: results = pipe.push(block)          # doctest: +SKIP
+    """
+
     def __init__(self, bundle: ModelBundle, rate_hz: float, channel: int = 0, smooth: int = 5,
                  min_quality: float = 0.0) -> None:
         bundle.check_stream(rate_hz)

@@ -132,11 +132,32 @@ class PreprocessConfig:
 
 
 def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) -> np.ndarray:
-    """``cfg.shape`` = (rows, frames) float32: the QRS-band rows, then any slow rows, each block with
-    zero mean and unit variance per window.
+    """The model input for one window; train and edge both call exactly this.
 
-    Units do not matter (counts or mV): the per-window normalisation removes
-    scale, so electrode type and amplifier gain cannot decide the class.
+    Parameters
+    ----------
+    window : array
+        At least ``cfg.window_s`` of one ECG lead, any unit, at ``in_rate_hz``.
+    in_rate_hz : float
+        Its rate; other rates than the model's are resampled (polyphase, anti-aliased).
+    cfg : PreprocessConfig
+        The model's preprocessing (from its metadata).
+
+    Returns
+    -------
+    array, float32, ``cfg.shape`` = (rows, frames)
+        The log-power of the QRS band, then the slow motion rows (and beat rows, in configs that have
+        them), standardised per window (one mean and spread for the image, or per block).
+
+    Units do not matter (counts or mV) and neither does the sign: the
+    per-window normalisation of log power spectra removes gain and polarity,
+    so electrode type and amplifier cannot decide the class.
+
+    Examples
+    --------
+    >>> cfg = PreprocessConfig(window_s=20.0, step=50, fmax_hz=40.0)   # doctest: +SKIP
+    >>> spectrogram(x[:5000], 250.0, cfg).shape                          # doctest: +SKIP
+    (20, 98)
     """
     x = np.asarray(window, dtype=np.float64).ravel()
     if in_rate_hz != cfg.rate_hz:
