@@ -304,3 +304,25 @@ def test_batched_and_single_window_inference_agree_exactly(bundle, demo_recordin
     assert [r.activity for r in batched] == [r.activity for r in single]
     for a, b in zip(batched, single):
         assert a.probabilities == b.probabilities and a.hr_bpm == b.hr_bpm
+
+
+def test_preprocessing_ignores_gain_and_polarity(demo_recording):
+    """Why training does not augment gain or polarity: the model input cannot see them."""
+    from ecg_activity.train.recipe import FIELD_PREPROCESS as cfg
+
+    x = demo_recording.millivolts()[:cfg.window_samples]
+    ref = preprocess.spectrogram(x, 250.0, cfg)
+    for g in (-1.0, 10.0, -37.5, 1000.0):      # (far below 1 µV the log floor of 1e-12 would start to show)
+        np.testing.assert_allclose(preprocess.spectrogram(g * x, 250.0, cfg), ref, atol=2e-4)
+
+
+def test_frame_cache_equals_the_whole_window_computation(demo_recording):
+    """The stream's shortcut (each frame once) is exactly the per-window function."""
+    from ecg_activity.train.recipe import FIELD_PREPROCESS as cfg
+
+    x = demo_recording.millivolts()
+    cache = preprocess.FrameCache(cfg)
+    n, hop = cfg.window_samples, cfg.hop_samples
+    starts = list(range(0, x.size - n, hop)) + [hop * 3 + 17, x.size - n]     # in order, then off the grid
+    for s in starts:
+        np.testing.assert_array_equal(cache.spectrogram(x[s:s + n], s), preprocess.spectrogram(x[s:s + n], 250.0, cfg))
