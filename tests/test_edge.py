@@ -313,7 +313,7 @@ def test_preprocessing_ignores_gain_and_polarity(demo_recording):
     x = demo_recording.millivolts()[:cfg.window_samples]
     ref = preprocess.spectrogram(x, 250.0, cfg)
     for g in (-1.0, 10.0, -37.5, 1000.0):      # (far below 1 µV the log floor of 1e-12 would start to show)
-        np.testing.assert_allclose(preprocess.spectrogram(g * x, 250.0, cfg), ref, atol=2e-4)
+        np.testing.assert_allclose(preprocess.spectrogram(g * x, 250.0, cfg), ref, atol=1e-3)
 
 
 def test_frame_cache_equals_the_whole_window_computation(demo_recording):
