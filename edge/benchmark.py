@@ -172,12 +172,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--no-old", action="store_true", help="skip the old approach (needs TensorFlow + matplotlib)")
     ap.add_argument("--per-window-only", action="store_true", help="only the per-window cost (e.g. in an emulator)")
+    ap.add_argument("--pi", metavar="IN_ARM64_SH",
+                    help="also run the per-window cost inside the emulated Raspberry Pi OS (../shared/pi/in-arm64.sh, "
+                         "with /opt/venv made there) and print it as a ratio to this machine's, measured in this run")
     a = ap.parse_args(argv)
     bundle = ModelBundle.load(a.model)
     pre, inv = per_window(bundle)
     print(f"model {Path(a.model).name} ({bundle.path.stat().st_size} bytes, {bundle.backend})")
     print(f"per window (streaming, one window a hop): preprocess {pre:.3f} ms + int8 invoke {inv:.3f} ms = "
           f"{pre + inv:.3f} ms median (target <= 0.3 ms)")
+    if a.pi:
+        out = subprocess.run([a.pi, "cd /src && /opt/venv/bin/python -m ecg_activity.edge.benchmark --per-window-only"],
+                             capture_output=True, text=True, timeout=3600).stdout
+        line = next((ln for ln in out.splitlines() if ln.startswith("per window")), "")
+        import re
+
+        m = re.search(r"= ([0-9.]+) ms", line)
+        if m:
+            print(f"emulated arm64 (QEMU, {os.environ.get('QEMU_CPU', 'cortex-a72')}): {line}")
+            print(f"ratio emulator / this machine: {float(m.group(1)) / (pre + inv):.1f}x (the emulator's, not a Pi's)")
+        else:
+            print("emulated arm64: no result (is the root built and /opt/venv installed?)")
     if a.per_window_only:
         return
     with tempfile.TemporaryDirectory() as d:
