@@ -75,20 +75,36 @@ def test_labelled_captures_are_a_dataset(tmp_path):
 @needs_datasets
 @pytest.mark.parametrize("name", ["activity5", "rest_run"])
 def test_shipped_model_card_matches_a_rerun(name):
-    """Re-run the shipped int8 model on the subject(s) held out of its training; the card must say the same."""
-    from ecg_activity.train.windows import motion_windows
+    """Re-run the shipped int8 model on the person held out of its training, the way bench does; the card
+    must say the same, and lead with the leave-one-dataset-out figures."""
+    from ecg_activity.train import corpus
+    from ecg_activity.train.augment import NONE
+    from ecg_activity.train.windows import augmented_windows
 
     path = MODELS_DIR / f"{name}.tflite"
     b = ModelBundle.load(path)
     card = b.meta.card
     assert card, f"{name}.json has no model card (run: ecg-activity bench --model {path} --update-card)"
     hold = b.meta.training["holdout_subjects"]
-    ws = motion_windows(b.meta.task, b.cfg, subjects={h.split("-")[1] for h in hold})
+    recs = [r for r in corpus.load(["motion", "wrist"], b.cfg.rate_hz) if r.subject in hold]
+    ws = augmented_windows(recs, b.labels, b.cfg, NONE, hop_s=b.cfg.hop_s)
     pred = np.array([np.argmax(b.predict(x)) for x in ws.x])
     acc = float(np.mean(pred == ws.y))
     assert acc == pytest.approx(card["shipped"]["holdout"]["accuracy"], abs=1e-9)
     assert card["shipped"]["sha256"] == b.meta.tflite_sha256
-    assert (MODELS_DIR / f"{name}.md").read_text().count(f"{acc:.3f}") >= 1
+    md = (MODELS_DIR / f"{name}.md").read_text()
+    assert md.count(f"{acc:.3f}") >= 1
+    assert md.index("leave-one-dataset-out") < md.index("leave-one-subject-out")
+    assert card["lodo"] and card["evaluation"]["per_dataset"].keys() >= {"motion", "wrist"}
+
+
+def test_demo_agrees_with_the_recording_as_the_card_says():
+    """What `ecg-activity demo` shows on its excerpt (a person held out of the model) is in the card."""
+    card = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card
+    p = cli("demo", "--once", "--speed", "50", "--no-display", "--jsonl", "/dev/null", timeout=300)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stderr.strip().splitlines()[-1])
+    assert summary["agreement"] == pytest.approx(card["shipped"]["demo_excerpt"]["agreement"], abs=1e-9)
 
 
 def test_ensemble_is_one_model_averaging_members_trained_apart():
