@@ -16,6 +16,7 @@ import math
 import os
 import stat
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,7 @@ def _open_sim(p: Protocol, rec: Recording, speed: float, faults, stop, label, sp
         h = CaptureHeader(protocol=p.name, rate_hz=dec.rate_hz, channels=dec.channels,
                           mv_per_count=dec.mv_per_count, device=f"virtual {p.name} wearable on {sim.path}",
                           label=label, source=spec, extra=extra)
-        _stop_when(sim.finished.is_set, stop)
+        _stop_when(sim.finished.is_set, stop, lambda: time.monotonic() - tr.last_data > 0.5)
         return OpenSource(tr, dec, h, "sim", p, title=spec, closers=[sim.close], simulator=sim)
     from .simulator_ble import VirtualPolarH10
     from .transport_ble import BleTransport
@@ -200,16 +201,20 @@ def _open_sim(p: Protocol, rec: Recording, speed: float, faults, stop, label, sp
     dec = p.make_decoder()
     h = CaptureHeader(protocol=p.name, rate_hz=dec.rate_hz, channels=dec.channels, mv_per_count=dec.mv_per_count,
                       device=dev.name, label=label, source=spec, extra=extra)
-    _stop_when(lambda: dev.done, stop)
+    _stop_when(lambda: dev.done, stop, tr.drained)
     return OpenSource(tr, dec, h, "sim", p, title=spec, simulator=dev)
 
 
-def _stop_when(done, stop: threading.Event, grace_s: float = 0.5) -> None:
-    """A virtual wearable's recording has an end; the live stream should end with it."""
+def _stop_when(done, stop: threading.Event, drained, grace_s: float = 0.5, longest_s: float = 30.0) -> None:
+    """A virtual wearable's recording has an end; the live stream ends with it, once every byte it sent
+    has been read (at top speed the reader can lag behind the device)."""
     def watch() -> None:
         while not stop.is_set():
             if done():
                 stop.wait(grace_s)
+                deadline = time.monotonic() + longest_s
+                while not drained() and time.monotonic() < deadline and not stop.is_set():
+                    stop.wait(0.05)
                 stop.set()
                 return
             stop.wait(0.05)

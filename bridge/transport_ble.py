@@ -161,6 +161,10 @@ class BleTransport:
             attempt += 1
 
     # -- the blocking side ------------------------------------------------
+    def drained(self) -> bool:
+        """Nothing received is still waiting to be read."""
+        return self._q.empty()
+
     def open_first(self) -> None:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()

@@ -38,6 +38,7 @@ class SerialTransport:
         self.reconnects = 0
         self._port: serial.SerialBase | None = None
         self._leftover = b""
+        self.last_data = time.monotonic()       # when bytes last arrived (a finished virtual device drains)
 
     def _open(self) -> tuple[serial.SerialBase, bytes]:
         port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s)
@@ -108,7 +109,7 @@ class SerialTransport:
                 continue
             now = time.monotonic()
             if data:
-                last_data = now
+                last_data = self.last_data = now
                 yield Packet(data, time.time())
             elif self.watchdog_s is not None and now - last_data > self.watchdog_s:
                 yield LinkEvent("watchdog", time.time(), {"silent_s": round(now - last_data, 3)})
