@@ -15,7 +15,7 @@ from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle, ModelErro
 from ecg_activity.edge.pipeline import ActivityPipeline
 from ecg_activity.edge.windower import Windower
 
-from conftest import DATASETS, cli, needs_datasets
+from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_model_refuses_a_stream_too_slow_for_its_band(bundle):
 
 
 def test_demo_headless_prints_json_lines():
-    p = cli("demo", "--no-display", "--speed", "20", "--duration", "4", timeout=60)
+    p = cli("demo", "--no-display", "--speed", "20", "--duration", str(4 * TIME_SCALE), timeout=60)
     assert p.returncode == 0, p.stderr
     lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
     assert len(lines) >= 5
@@ -247,7 +247,7 @@ def test_run_killed_mid_stream_leaves_capture_and_log_complete(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "ecg_activity", "run", "--source", "sim:frame", "--speed", "10",
                              "--no-display", "--record", str(cap), "--jsonl", str(log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
+    deadline = time.time() + 60 * TIME_SCALE
     while time.time() < deadline and (not log.exists() or log.read_text().count("\n") < 5):
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
