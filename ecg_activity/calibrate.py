@@ -93,7 +93,7 @@ def calibrate(model: str, captures: list[str], output: str, min_seconds: float |
         raise EcgActivityError(str(e)) from None
     idx = [base.labels.index(c) for c in classes]
     keep = np.isin(data.y, idx)
-    head = fit_head(data.embeddings[keep], data.y[keep], idx)
+    head = fit_head(data.embeddings[keep], data.y[keep], idx, p_base=data.probs[keep])
     fit_s = time.perf_counter() - t0
     before = float(np.mean(data.probs[keep].argmax(1) == data.y[keep]))
     after = float(np.mean(head.apply(data.probs[keep], data.embeddings[keep]).argmax(1) == data.y[keep]))

@@ -5,6 +5,12 @@ embedding (what its final layer sees).  A wearer's own labelled windows go
 through the same preprocessing and the same interpreter; a multinomial
 logistic regression on their embeddings becomes the personal head.
 
+The head is a correction of the base model, not a replacement: its logits
+are the base model's log-probabilities plus a linear function of the
+standardised embedding, and only the correction is fitted (L2-regularised
+towards zero).  With no data it is the base model exactly; half a minute per
+activity moves it a little, a few minutes a lot (measured in the card).
+
 Classes the wearer did not calibrate keep the base model's behaviour: the
 base model decides how likely "one of the calibrated classes" is, the
 personal head decides which of them::
@@ -24,7 +30,7 @@ import numpy as np
 
 #: a calibrated class needs at least this much of the wearer's signal (seconds of windows)
 MIN_SECONDS = 30.0
-L2 = 1e-2
+L2 = 0.1
 
 
 @dataclass
@@ -58,7 +64,7 @@ class PersonalHead:
         """Final probabilities for one window (or a batch: rows)."""
         mean, scale, w, b, cls = self._arrays()
         p_base = np.atleast_2d(np.asarray(p_base, dtype=np.float64))
-        z = ((np.atleast_2d(embedding) - mean) / scale) @ w + b
+        z = base_logits(p_base[:, cls]) + ((np.atleast_2d(embedding) - mean) / scale) @ w + b
         z -= z.max(axis=1, keepdims=True)
         head = np.exp(z)
         head /= head.sum(axis=1, keepdims=True)
@@ -69,8 +75,16 @@ class PersonalHead:
         return out if np.ndim(embedding) > 1 else out[0]
 
 
-def fit_head(embeddings: np.ndarray, y: np.ndarray, classes: list[int], l2: float = L2) -> PersonalHead:
-    """Multinomial logistic regression (L2) on standardised embeddings, by L-BFGS (scipy)."""
+def base_logits(p: np.ndarray) -> np.ndarray:
+    """The base model's log-probabilities (floored: an int8 output of 0 is "small", not impossible)."""
+    return np.log(np.maximum(p, 1e-3))
+
+
+def fit_head(embeddings: np.ndarray, y: np.ndarray, classes: list[int], l2: float = L2,
+             p_base: np.ndarray | None = None) -> PersonalHead:
+    """The correction (weights on the standardised embedding, and biases) that, added to the base model's
+    log-probabilities, best fits the wearer's windows: multinomial logistic regression with an offset,
+    L2 towards no correction, by L-BFGS (scipy).  Without ``p_base`` the offset is zero."""
     from scipy.optimize import minimize
 
     x = np.asarray(embeddings, dtype=np.float64)
@@ -83,13 +97,14 @@ def fit_head(embeddings: np.ndarray, y: np.ndarray, classes: list[int], l2: floa
     n, d = xs.shape
     k = len(classes)
     onehot = np.eye(k)[t]
+    offset = np.zeros((n, k)) if p_base is None else base_logits(np.asarray(p_base, dtype=np.float64)[:, classes])
     counts = np.bincount(t, minlength=k).astype(float)
     sw = (n / (k * counts))[t]                      # every class counts alike, however long it was recorded
 
     def loss(theta):
         w = theta[:d * k].reshape(d, k)
         b = theta[d * k:]
-        z = xs @ w + b
+        z = offset + xs @ w + b
         z -= z.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         p = np.exp(logp)

@@ -133,6 +133,17 @@ def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
     return out
 
 
+def save_fold_outputs(results: list[FoldResult], path: Path) -> None:
+    """Every held-out window's int8 probabilities and embedding, its label, person and recording: enough to
+    study calibration (or any head) again without retraining a fold."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, y=np.concatenate([r.y for r in results]).astype(np.int16),
+                        probs=np.concatenate([np.asarray(r.probs, np.float32) for r in results]),
+                        embeddings=np.concatenate([r.extra.pop("embeddings") for r in results]),
+                        subjects=np.concatenate([r.subjects for r in results]),
+                        sources=np.concatenate([r.sources for r in results]))
+
+
 def calibration_summary(results: list[FoldResult]) -> dict:
     """Personal calibration on held-out people: per budget (minutes per class) the mean accuracy before
     and after, and per person at 2 minutes."""
@@ -232,6 +243,7 @@ def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/b
     res["rest_high_hr"] = rest_at_high_heart_rate(loso, cw, labels, recipe.preprocess)
     res["shipped"] = shipped_numbers(bundle, cw)
     res["wall_time_s"] = time.time() - t0
+    save_fold_outputs(loso, Path(out).with_suffix(".folds.npz"))
     files = write_report(res, out)
     progress("wrote " + ", ".join(str(f) for f in files))
     if update_card and not quick:

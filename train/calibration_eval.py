@@ -46,7 +46,7 @@ def evaluate(probs: np.ndarray, emb: np.ndarray, y: np.ndarray, sources: np.ndar
         classes = sorted(set(y[cal].tolist()))
         if len(classes) < 2 or not test.any() or set(y[test].tolist()) - set(classes):
             continue                                   # not enough of this person to calibrate and test on
-        head = fit_head(emb[cal], y[cal], classes)
+        head = fit_head(emb[cal], y[cal], classes, p_base=probs[cal])
         after = head.apply(probs[test], emb[test]).argmax(1)
         out[f"{b:g}"] = {"test_windows": int(test.sum()), "calibration_windows": int(cal.sum()),
                          "before": float(np.mean(probs[test].argmax(1) == y[test])),

@@ -98,7 +98,7 @@ def run_fold(cache_path: str, recipe_dict: dict, fold: Fold, threads: int = 0) -
     pf = predict_float(model, np.asarray(test.x))
     rep = np.asarray(cw.train.x[(cw.copy == 0) & np.isin(cw.train.subjects, fold.train_subjects)])
     pq, emb = int8_embed(to_int8(model, rep, seed=recipe.seed, embedding=True), np.asarray(test.x))
-    extra = {}
+    extra = {"embeddings": np.asarray(emb, np.float32)}
     if len(fold.test_subjects) == 1 and len(pq):
         extra["calibration"] = calibration_eval(np.asarray(pq, float), np.asarray(emb, float), test.y,
                                                 test.sources, recipe.preprocess.window_s, recipe.preprocess.hop_s)
