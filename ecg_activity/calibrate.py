@@ -55,12 +55,24 @@ def capture_windows(bundle: ModelBundle, paths: list[str]) -> LabelledEmbeddings
                 probs.append(p)
                 ys.append(bundle.labels.index(label))
                 srcs.append(Path(path).name)
-    hop = bundle.cfg.hop_s
     y = np.array(ys, dtype=int)
-    seconds = {lab: float((y == i).sum() * hop) for i, lab in enumerate(bundle.labels)}
+    seconds = signal_seconds(y, srcs, bundle)
     if not ys:
         return LabelledEmbeddings(np.zeros((0, 0)), np.zeros((0, len(bundle.labels))), y, srcs, seconds)
     return LabelledEmbeddings(np.stack(embs), np.stack(probs), y, srcs, seconds)
+
+
+def signal_seconds(y: np.ndarray, sources: list[str], bundle: ModelBundle) -> dict[str, float]:
+    """Seconds of signal per class that clean windows covered: k windows a hop apart span
+    (k - 1) hops + one window (per capture and class)."""
+    hop, win = bundle.cfg.hop_s, bundle.cfg.window_s
+    out = {lab: 0.0 for lab in bundle.labels}
+    src = np.array(sources)
+    for i, lab in enumerate(bundle.labels):
+        for s in set(src[y == i].tolist()) if len(y) else ():
+            k = int(((y == i) & (src == s)).sum())
+            out[lab] += (k - 1) * hop + win
+    return out
 
 
 def _label_at(tally, t_host: float) -> str | None:

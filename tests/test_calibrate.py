@@ -51,7 +51,7 @@ def test_calibration_on_a_persons_own_recordings_helps_them(tmp_path):
     p = cli("calibrate", *cal, "--model", str(DEFAULT_MODEL), "-o", str(me), check=True, timeout=300)
     res = json.loads(p.stdout)
     assert res["calibrated"] == list(ACTS.values()) and res["not_calibrated"] == []
-    assert all(110 <= s <= 130 for s in res["seconds_per_class"].values())        # ~2 min each
+    assert all(110 <= s <= 140 for s in res["seconds_per_class"].values())        # ~2 min each
     assert res["fit_seconds"] < 30
     before, after = _accuracy(DEFAULT_MODEL, test), _accuracy(me, test)
     assert after > before and after >= 0.6, (before, after)
