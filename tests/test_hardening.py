@@ -28,38 +28,47 @@ from ecg_activity.bridge import protocol_polar as polar
 from ecg_activity.bridge.stream import stream_blocks
 from ecg_activity.models import DEFAULT_MODEL
 
-from conftest import DATASETS, cli, needs_datasets
+from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
 
 MAX_RSS_MB = 300
 MAX_S = 30
 
 
+#: runs the CLI and, at exit, writes the process's own peak resident memory (VmHWM: counted from its exec,
+#: unlike rusage's maxrss, which a child forked from a big test process inherits)
+_PEAK_WRAPPER = """import atexit, os, sys
+def _peak():
+    with open(os.environ["ECG_TEST_PEAK"], "w") as f:
+        f.write(next(ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM")))
+atexit.register(_peak)
+from ecg_activity.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def run_bounded(*args, stdin=None, preexec=None, timeout=MAX_S, env=None):
     """Run the CLI; return (returncode, stdout, stderr, its own peak RSS in MB, seconds)."""
-    import threading
+    import tempfile
 
+    fd, peak = tempfile.mkstemp(prefix="peak-")
+    os.close(fd)
+    env = {**(env or os.environ), "ECG_TEST_PEAK": peak}
     t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, "-m", "ecg_activity", *args], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", _PEAK_WRAPPER, *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=stdin, preexec_fn=preexec, env=env)
-    out, err = [], []
-    readers = [threading.Thread(target=lambda f=f, o=o: o.append(f.read())) for f, o in ((p.stdout, out),
-                                                                                          (p.stderr, err))]
-    for r in readers:
-        r.start()
-    deadline = time.monotonic() + timeout * 3            # generous on a loaded machine; checked below
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            p.kill()
-            os.wait4(p.pid, 0)
-            raise AssertionError(f"ecg-activity {' '.join(args)} hung")
-        time.sleep(0.02)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    for r in readers:
-        r.join()
-    return p.returncode, out[0].decode(), err[0].decode(), usage.ru_maxrss / 1024, time.monotonic() - t0
+    try:
+        out, err = p.communicate(timeout=timeout * 3 * TIME_SCALE)   # generous on a loaded machine; checked below
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError(f"ecg-activity {' '.join(args)} hung")
+    secs = time.monotonic() - t0
+    try:
+        rss = int(open(peak).read() or 0) / 1024
+    except (OSError, ValueError):
+        rss = 0.0
+    os.unlink(peak)
+    return p.returncode, out.decode(), err.decode(), rss, secs
 
 
 def one_line_error(code, err, expect_code=None):
