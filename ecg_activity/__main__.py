@@ -1,7 +1,5 @@
 """``python -m ecg_activity`` is the ``ecg-activity`` command."""
 
-import sys
+from ._entry import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -32,7 +32,11 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     try:
+        if threading_is_main():
+            signal.signal(signal.SIGINT, signal.default_int_handler)     # Ctrl-C is KeyboardInterrupt again
         parser = build_parser()
         a = parser.parse_args(argv)
         if not getattr(a, "func", None):
@@ -62,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
              "(ECG_ACTIVITY_DEBUG=1 shows where; please report it)")
         return 70
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _say(msg: str) -> None:
