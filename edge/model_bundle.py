@@ -160,6 +160,8 @@ class ModelBundle:
 
 
 BATCH = 32
+#: the batched interpreter (a replay's many windows at once) may use the cores a live run leaves idle
+BATCH_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def _batch_interpreter(bundle: "ModelBundle", batch: int):
@@ -167,7 +169,7 @@ def _batch_interpreter(bundle: "ModelBundle", batch: int):
     try:
         Interpreter, _ = interpreter_class(bundle.backend)
         with quiet_native_stderr():
-            it = Interpreter(model_path=str(bundle.path), num_threads=1)
+            it = Interpreter(model_path=str(bundle.path), num_threads=BATCH_THREADS)
             inp = it.get_input_details()[0]
             if int(inp.get("shape_signature", inp["shape"])[0]) != -1:
                 return None

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..bridge.blocks import SampleBlock
 
-from .heart_rate import heart_rate
+from .heart_rate import HeartRateTracker
 from .model_bundle import ModelBundle
 from .preprocess import FrameCache, spectrogram
 from .smoothing import DecisionSmoother
@@ -85,6 +85,8 @@ class ActivityPipeline:
         # each STFT frame computed once per stream, not once per window that holds it
         self.frames = FrameCache(cfg) if cfg.frame_local and rate_hz == cfg.rate_hz else None
         self.smoother = DecisionSmoother(bundle.labels, smooth)
+        self.heart = HeartRateTracker(rate_hz)      # filters each sample once, not once per window
+        self._heart_end: int | None = None
         self.min_quality = min_quality
         self.counts: Counter = Counter()
         self.smoothed_counts: Counter = Counter()
@@ -118,7 +120,8 @@ class ActivityPipeline:
         t0 = time.perf_counter()
         hr = None
         if w.clean:
-            hr = heart_rate(w.samples, w.rate_hz)
+            hr = self.heart.update(w.samples, None if self._heart_end is None else w.end_index - self._heart_end)
+            self._heart_end = w.end_index
             if probs is None:
                 probs = self.bundle.predict(self.features(w))
         smoothed, _ = self.smoother.update(probs)

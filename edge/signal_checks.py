@@ -45,7 +45,13 @@ def signal_problems(x: np.ndarray, rate_hz: float) -> list[str]:
         out.append("flat")
     run = max(CLIP_RUN_MIN, int(round(CLIP_RUN_S * rate_hz)))
     many = max(CLIP_COUNT_MIN, int(CLIP_SHARE * x.size))
-    if np.ptp(x) > 0 and any(longest_equal_run(x, v) >= run or int((x == v).sum()) >= many
-                             for v in (x.max(), x.min())):
+    if np.ptp(x) > 0 and any(_pinned(x, v, run, many) for v in (x.max(), x.min())):
         out.append("clipped")
     return out
+
+
+def _pinned(x: np.ndarray, value: float, run: int, many: int) -> bool:
+    """``run`` samples in a row, or ``many`` in all, exactly at ``value`` (the run is only looked for
+    when there are enough such samples to make one: almost never, so a window costs one count)."""
+    count = int(np.count_nonzero(x == value))
+    return count >= many or (count >= run and longest_equal_run(x, value) >= run)

@@ -329,3 +329,31 @@ def test_frame_cache_equals_the_whole_window_computation(demo_recording):
     starts = list(range(0, x.size - n, hop)) + [hop * 3 + 17, x.size - n]     # in order, then off the grid
     for s in starts:
         np.testing.assert_array_equal(cache.spectrogram(x[s:s + n], s), preprocess.spectrogram(x[s:s + n], 250.0, cfg))
+
+
+def test_heart_rate_tracker_filters_each_sample_once_and_equals_one_run_of_the_filter(demo_recording):
+    """Consecutive windows reuse the band-pass of the samples they share: the beats found are those of
+    one filter run over the whole stretch, cut to each window; a window that does not continue the
+    last (a changed sample, an unknown advance) is computed afresh, as ``heart_rate`` does."""
+    from scipy.signal import sosfilt
+
+    from ecg_activity.edge.filters import qrs_band
+    from ecg_activity.edge.heart_rate import HeartRateTracker, _beats, heart_rate
+
+    rate, n, hop = 250.0, 5000, 250
+    x = demo_recording.millivolts()[:n + 30 * hop]
+    sos, zi, _ = qrs_band(rate)
+    whole, _ = sosfilt(sos, x, zi=zi * x[0])
+    tracker = HeartRateTracker(rate)
+    found = 0
+    for i, s in enumerate(range(0, x.size - n + 1, hop)):
+        h = tracker.update(x[s:s + n], None if i == 0 else hop)
+        ref = _beats(np.abs(whole[s:s + n]), rate, 220.0)
+        np.testing.assert_array_equal(h.peaks, ref.peaks)
+        assert h.bpm == pytest.approx(ref.bpm) if ref.bpm else h.bpm is None
+        found += h.bpm is not None
+    assert found > 20
+    w = x[n:2 * n].copy()
+    w[100] += 20.0                  # a spike: does not continue the last window (reused, it would be missed)
+    assert np.array_equal(tracker.update(w, hop).peaks, heart_rate(w, rate).peaks)
+    assert np.array_equal(tracker.update(x[:n], None).peaks, heart_rate(x[:n], rate).peaks)
