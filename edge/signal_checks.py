@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .repair import longest_run
+
 #: a run this long (seconds) at the window's maximum or minimum is clipping (an R peak is pointed:
 #: at most two or three equal samples at its top)
 CLIP_RUN_S = 0.024
@@ -22,14 +24,6 @@ CLIP_SHARE = 0.003
 CLIP_COUNT_MIN = 12
 #: a stretch this long without any change is a flat line
 FLAT_S = 1.0
-
-
-def longest_equal_run(x: np.ndarray, value: float) -> int:
-    hit = (x == value).astype(np.int8)
-    if not hit.any():
-        return 0
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], hit, [0]))))
-    return int((edges[1::2] - edges[0::2]).max())
 
 
 def signal_problems(x: np.ndarray, rate_hz: float) -> list[str]:
@@ -54,4 +48,4 @@ def _pinned(x: np.ndarray, value: float, run: int, many: int) -> bool:
     """``run`` samples in a row, or ``many`` in all, exactly at ``value`` (the run is only looked for
     when there are enough such samples to make one: almost never, so a window costs one count)."""
     count = int(np.count_nonzero(x == value))
-    return count >= many or (count >= run and longest_equal_run(x, value) >= run)
+    return count >= many or (count >= run and longest_run(x == value) >= run)
