@@ -191,7 +191,7 @@ def _open_sim(p: Protocol, rec: Recording, speed: float, faults, stop, label, sp
         h = CaptureHeader(protocol=p.name, rate_hz=dec.rate_hz, channels=dec.channels,
                           mv_per_count=dec.mv_per_count, device=f"virtual {p.name} wearable on {sim.path}",
                           label=label, source=spec, extra=extra)
-        _stop_when(sim.finished.is_set, stop, lambda: time.monotonic() - tr.last_data > 0.5)
+        _stop_when(sim.finished.is_set, stop, tr.drained)
         return OpenSource(tr, dec, h, "sim", p, title=spec, closers=[sim.close], simulator=sim)
     from .simulator_ble import VirtualPolarH10
     from .transport_ble import BleTransport

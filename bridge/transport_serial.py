@@ -39,6 +39,7 @@ class SerialTransport:
         self._port: serial.SerialBase | None = None
         self._leftover = b""
         self.last_data = time.monotonic()       # when bytes last arrived (a finished virtual device drains)
+        self._caught_up = False                 # did the last read find nothing waiting?
 
     def _open(self) -> tuple[serial.SerialBase, bytes]:
         port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s)
@@ -108,6 +109,7 @@ class SerialTransport:
                 port = self._drop(port)
                 continue
             now = time.monotonic()
+            self._caught_up = not data
             if data:
                 last_data = self.last_data = now
                 yield Packet(data, time.time())
@@ -115,6 +117,12 @@ class SerialTransport:
                 yield LinkEvent("watchdog", time.time(), {"silent_s": round(now - last_data, 3)})
                 port = self._drop(port)
         self.close()
+
+    def drained(self, quiet_s: float = 0.5) -> bool:
+        """Has the reader caught up (its last read found nothing) with no bytes for ``quiet_s``?  A busy
+        reader (processing what it read) is not drained however long ago bytes arrived: what the device
+        sent is still waiting in the port's buffer."""
+        return self._caught_up and time.monotonic() - self.last_data > quiet_s
 
     def _drop(self, port: serial.SerialBase) -> None:
         """Close a dead port; returns None so callers can write ``port = self._drop(port)``."""

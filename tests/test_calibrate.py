@@ -13,7 +13,7 @@ import pytest
 from ecg_activity.bridge.importer import Imported, write_capture
 from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle
 
-from conftest import DATASETS, cli, needs_datasets
+from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
 
 ACTS = {"klud": "rest", "ruky": "arms", "chodza": "walk", "beh": "run", "drepy": "squats"}
 
@@ -52,7 +52,7 @@ def test_calibration_on_a_persons_own_recordings_helps_them(tmp_path):
     res = json.loads(p.stdout)
     assert res["calibrated"] == list(ACTS.values()) and res["not_calibrated"] == []
     assert all(110 <= s <= 140 for s in res["seconds_per_class"].values())        # ~2 min each
-    assert res["fit_seconds"] < 30
+    assert res["fit_seconds"] < 30 * TIME_SCALE
     before, after = _accuracy(DEFAULT_MODEL, test), _accuracy(me, test)
     assert after > before and after >= 0.6, (before, after)
     b = ModelBundle.load(me)
