@@ -138,6 +138,6 @@ class ActivityPipeline:
             t=w.t_host, end_s=w.end_index / w.rate_hz, activity=activity,
             probabilities=None if probs is None else {k: float(v) for k, v in zip(labels, probs)},
             smoothed=smoothed, hr_bpm=hr.bpm if hr else None, quality=hr.quality if hr else 0.0,
-            rr_ms=[int(round(v)) for v in hr.rr_ms] if hr else None, rmssd_ms=hr.rmssd_ms if hr else None,
+            rr_ms=np.rint(hr.rr_ms).astype(int).tolist() if hr else None, rmssd_ms=hr.rmssd_ms if hr else None,
             quality_reason=(hr.reason if hr else ", ".join(w.flags)),
             flags=list(w.flags), missing_fraction=w.missing_fraction, compute_ms=ms)

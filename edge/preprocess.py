@@ -92,10 +92,7 @@ class PreprocessConfig:
     @property
     def slow_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """FFT bin indices of the motion rows and the beat rows (empty when off)."""
-        if not self.slow_nperseg:
-            return np.empty(0, int), np.empty(0, int)
-        beat = self._slow_bins(self.beat_fmin_hz, self.beat_fmax_hz) if self.beat_rows else np.empty(0, int)
-        return self._slow_bins(0.0, self.slow_fmax_hz), beat
+        return _slow_rows_of(self)
 
     @property
     def n_rows(self) -> int:
@@ -129,6 +126,15 @@ class PreprocessConfig:
     def from_dict(cls, d: dict) -> "PreprocessConfig":
         """Validated (``__post_init__``): raises ValueError naming the first bad field."""
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@lru_cache(maxsize=16)
+def _slow_rows_of(cfg: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``cfg.slow_rows``, worked out once per config (every window asks)."""
+    if not cfg.slow_nperseg:
+        return np.empty(0, int), np.empty(0, int)
+    beat = cfg._slow_bins(cfg.beat_fmin_hz, cfg.beat_fmax_hz) if cfg.beat_rows else np.empty(0, int)
+    return cfg._slow_bins(0.0, cfg.slow_fmax_hz), beat
 
 
 def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) -> np.ndarray:
