@@ -7,7 +7,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 DATA_DIR = Path(__file__).parent / "data"
 DEMO_EXCERPT = DATA_DIR / "demo_excerpt.npz"
@@ -40,6 +39,8 @@ def resample(x: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     """Polyphase resampling with scipy's anti-aliasing FIR (exact rational ratio)."""
     if from_hz == to_hz:
         return np.asarray(x, dtype=np.float64)
+    from scipy.signal import resample_poly     # here, not at import: scipy.signal is most of a start-up
+
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     x = np.asarray(x, dtype=np.float64)
     # remove the DC offset first: resample_poly pads with zeros, which would ring at both ends

@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from functools import lru_cache
 
-from scipy.signal import firwin, resample_poly
-
 from .filters import qrs_filtfilt
 
 from ..bridge.recording import resample
@@ -270,6 +268,8 @@ def _slow_blocks(x: np.ndarray, cfg: PreprocessConfig) -> list[np.ndarray]:
         sig.append(envelope - envelope.mean())
     # The slow rows only need a few Hz: decimate first, then the long segment is short (q = 1: each
     # segment's FFT sees only its own raw samples, which is what lets a stream compute it once).
+    if q > 1:
+        from scipy.signal import resample_poly
     slow = np.stack(sig) if q == 1 else resample_poly(np.stack(sig), 1, q, axis=1, window=_decimator(q))
     seg, step = cfg.slow_nperseg // q, cfg.step // q
     margin = (cfg.slow_nperseg - cfg.nperseg) // 2 // q     # centre frames where the short STFT's are
@@ -316,6 +316,8 @@ def _standardise(p: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _decimator(q: int) -> np.ndarray:
     """resample_poly's own default anti-aliasing FIR for 1/q, designed once instead of every window."""
+    from scipy.signal import firwin
+
     return firwin(2 * 10 * q + 1, 1.0 / q, window=("kaiser", 5.0))
 
 

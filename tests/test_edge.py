@@ -335,15 +335,13 @@ def test_heart_rate_tracker_filters_each_sample_once_and_equals_one_run_of_the_f
     """Consecutive windows reuse the band-pass of the samples they share: the beats found are those of
     one filter run over the whole stretch, cut to each window; a window that does not continue the
     last (a changed sample, an unknown advance) is computed afresh, as ``heart_rate`` does."""
-    from scipy.signal import sosfilt
-
-    from ecg_activity.edge.filters import qrs_band
+    from ecg_activity.edge.filters import qrs_fir
     from ecg_activity.edge.heart_rate import HeartRateTracker, _beats, heart_rate
 
     rate, n, hop = 250.0, 5000, 250
     x = demo_recording.millivolts()[:n + 30 * hop]
-    sos, zi, _ = qrs_band(rate)
-    whole, _ = sosfilt(sos, x, zi=zi * x[0])
+    h = qrs_fir(rate)
+    whole = np.convolve(np.concatenate((np.full(h.size - 1, x[0]), x)), h, "valid")
     tracker = HeartRateTracker(rate)
     found = 0
     for i, s in enumerate(range(0, x.size - n + 1, hop)):
@@ -357,3 +355,38 @@ def test_heart_rate_tracker_filters_each_sample_once_and_equals_one_run_of_the_f
     w[100] += 20.0                  # a spike: does not continue the last window (reused, it would be missed)
     assert np.array_equal(tracker.update(w, hop).peaks, heart_rate(w, rate).peaks)
     assert np.array_equal(tracker.update(x[:n], None).peaks, heart_rate(x[:n], rate).peaks)
+
+
+@pytest.mark.parametrize("rate", [130.0, 250.0, 256.0])
+def test_qrs_fir_passes_the_qrs_band_and_stops_the_rest(rate):
+    """The heart-rate band-pass (numpy only): unit gain in the middle of 8-20 Hz, baseline wander and
+    P/T waves (< 3 Hz) and high-frequency noise (> 35 Hz) at least 20 dB down."""
+    from ecg_activity.edge.filters import qrs_fir
+
+    h = qrs_fir(rate)
+    gain = lambda f: abs(np.sum(h * np.exp(-2j * np.pi * f / rate * np.arange(h.size))))   # noqa: E731
+    assert gain(14.0) == pytest.approx(1.0, abs=0.05)
+    assert all(gain(f) < 0.1 for f in (0.0, 0.5, 1.0, 2.0, 3.0))
+    assert all(gain(f) < 0.1 for f in np.arange(35.0, rate / 2, 1.0))
+
+
+def test_peak_finder_is_scipys(demo_recording):
+    """``edge.peaks.find_peaks`` (kept to spare the edge path scipy.signal's import) picks exactly the
+    peaks scipy's does: on real QRS envelopes and on random signals full of plateaus and ties."""
+    from hypothesis import given, settings, strategies as st
+    from scipy.signal import find_peaks as scipy_find_peaks
+
+    from ecg_activity.edge.filters import qrs_fir
+    from ecg_activity.edge.peaks import find_peaks
+
+    env = np.abs(np.convolve(demo_recording.millivolts()[:30000], qrs_fir(250.0), "same"))
+    for hmin in (0.0, 0.2 * env.max(), 0.4 * env.max()):
+        for d in (1, 5, 68, 150.5):
+            np.testing.assert_array_equal(find_peaks(env, hmin, d), scipy_find_peaks(env, height=hmin, distance=d)[0])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.integers(0, 4), max_size=80), st.floats(-1, 5), st.floats(1, 30))
+    def same(values, hmin, d):
+        x = np.array(values, dtype=float)
+        np.testing.assert_array_equal(find_peaks(x, hmin, d), scipy_find_peaks(x, height=hmin, distance=d)[0])
+    same()
