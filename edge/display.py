@@ -22,6 +22,7 @@ from rich.text import Text
 
 from ..bridge.blocks import DecodeStats
 
+from .filters import bandpass_fir, zero_phase_fir
 from .pipeline import WindowResult
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -60,14 +61,12 @@ class DisplayState:
 
 
 def display_filter(x: np.ndarray, rate_hz: float) -> np.ndarray:
-    """0.5-40 Hz band-pass (zero-phase) for the eye: no baseline wander, sharp QRS."""
-    from scipy.signal import butter, sosfiltfilt
-
+    """0.5-40 Hz band-pass (zero-phase) for the eye: no baseline wander, sharp QRS.  A 4 s linear-phase
+    FIR (numpy; the live view then needs no scipy.signal, whose import would stall the first frame)."""
     x = np.asarray(x, dtype=np.float64)
     if x.size < 30 or not np.isfinite(x).all():
         return np.zeros(0)
-    sos = butter(2, [0.5, min(40.0, 0.45 * rate_hz)], btype="band", fs=rate_hz, output="sos")
-    return sosfiltfilt(sos, x - x.mean())
+    return zero_phase_fir(x - x.mean(), bandpass_fir(float(rate_hz), 0.5, 40.0, 4.0))
 
 
 def scale_for(x: np.ndarray) -> float:

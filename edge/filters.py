@@ -20,15 +20,34 @@ import numpy as np
 FIR_S = 0.4
 
 
-@lru_cache(maxsize=8)
-def qrs_fir(rate_hz: float) -> np.ndarray:
-    """Taps (odd count, unit gain at the band's centre) of an 8-20 Hz Hamming-windowed-sinc band-pass."""
-    taps = int(round(FIR_S * rate_hz)) | 1
+@lru_cache(maxsize=16)
+def bandpass_fir(rate_hz: float, lo_hz: float, hi_hz: float, seconds: float) -> np.ndarray:
+    """Taps (odd count, unit gain in the middle of the band) of a Hamming-windowed-sinc band-pass: its
+    transition bands are about 3.3 / ``seconds`` Hz wide, its stop bands 50 dB down."""
+    taps = int(round(seconds * rate_hz)) | 1
     n = np.arange(taps) - (taps - 1) / 2
-    lo, hi = 8.0 / rate_hz, min(20.0, 0.45 * rate_hz) / rate_hz
+    lo, hi = lo_hz / rate_hz, min(hi_hz, 0.45 * rate_hz) / rate_hz
     h = (2 * hi * np.sinc(2 * hi * n) - 2 * lo * np.sinc(2 * lo * n)) * np.hamming(taps)
     centre = (lo + hi) / 2
     return h / abs(np.sum(h * np.exp(-2j * np.pi * centre * np.arange(taps))))
+
+
+def qrs_fir(rate_hz: float) -> np.ndarray:
+    """The heart-rate detector's 8-20 Hz band-pass (``FIR_S`` long)."""
+    return bandpass_fir(float(rate_hz), 8.0, 20.0, FIR_S)
+
+
+def zero_phase_fir(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``x`` through the linear-phase FIR ``h`` without its delay; the ends extended by odd reflection
+    (as filtfilt does) so they do not ring; FFT convolution (long filters on a few seconds of trace)."""
+    x = np.asarray(x, dtype=np.float64)
+    half = h.size // 2
+    pad = min(half, x.size - 1)
+    ext = np.concatenate((2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2:-pad - 2:-1])) if pad > 0 else x
+    n = ext.size + h.size - 1
+    nfft = 1 << (n - 1).bit_length()
+    y = np.fft.irfft(np.fft.rfft(ext, nfft) * np.fft.rfft(h, nfft), nfft)[:n]
+    return y[half + pad:half + pad + x.size]
 
 
 @lru_cache(maxsize=8)
