@@ -33,9 +33,10 @@ def test_simulate_then_record_over_a_pty(tmp_path, protocol, demo_recording):
         port = sim.stdout.readline().strip()
         assert port.startswith("/dev/pts/"), sim.stderr.read()
         out = tmp_path / "rec.ecgcap"
+        # 13 s at 20x holds the whole 180 s recording; a slow machine (the emulated Pi) streams slower
         rec = cli("record", "--source", port, "--protocol", protocol, "-o", str(out), "--label", "walk",
-                  "--duration", "13", "--quiet", check=True, timeout=60)
-        sim.wait(timeout=30)
+                  "--duration", f"{13 * TIME_SCALE:g}", "--quiet", check=True, timeout=60)
+        sim.wait(timeout=30 * TIME_SCALE)
     finally:
         sim.kill()
     faults = json.loads(log.read_text())
