@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 import zlib
 
 import numpy as np
@@ -417,13 +418,28 @@ def test_broken_pipe_and_ctrl_c_are_quiet():
     p = subprocess.run(f"{sys.executable} -m ecg_activity demo --no-display --speed 20 | head -3", shell=True,
                        capture_output=True, text=True, timeout=120)
     assert len(p.stdout.splitlines()) == 3 and "Error" not in p.stderr and "Traceback" not in p.stderr, p.stderr
-    for delay in (0.05, 0.3, 0.8):
+    # Ctrl-C at three moments of our start-up, each waited for (not slept for): while numpy loads (the
+    # first heavy import), once the model's interpreter is loaded, and once decisions are flowing.
+    # (Before the interpreter has even imported ``site``, a Ctrl-C is Python's own, not ours.)
+    def mapped(pid: int, name: str) -> bool:
+        try:
+            return name in Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            return False
+
+    for stage in ("numpy", "litert", "running"):
         q = subprocess.Popen([sys.executable, "-m", "ecg_activity", "demo", "--no-display"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(delay)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60 * TIME_SCALE
+        if stage == "running":
+            assert q.stdout.readline()
+        else:
+            while not mapped(q.pid, stage) and q.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert mapped(q.pid, stage), stage
         q.send_signal(signal.SIGINT)
-        _, err = q.communicate(timeout=60)
-        assert "Traceback" not in err.decode(), (delay, err.decode())
+        _, err = q.communicate(timeout=60 * TIME_SCALE)
+        assert "Traceback" not in err.decode(), (stage, err.decode())
 
 
 # -- counting and timing ---------------------------------------------------------
