@@ -54,9 +54,12 @@ class MqttSink(Sink):
         self.client.will_set(url.topic("status"), json.dumps({"state": "offline", "device": url.device}),
                              qos=1, retain=True)
         self.connected = threading.Event()
+        # guards the bookkeeping below; never held across a client call (the client's thread holds its own
+        # locks while it calls _on_publish, which takes this one: holding it into publish() deadlocked)
         self._lock = threading.Lock()
         self._handed = -1                 # highest seq handed to the client
         self._mids: dict[int, int] = {}
+        self._early: set[int] = set()     # acknowledged before publish() returned their mid
         self._last_status = 0.0
         self._info: SessionInfo | None = None
         self.published = 0
@@ -87,9 +90,14 @@ class MqttSink(Sink):
     def _on_publish(self, client, userdata, mid, reason=None, properties=None) -> None:
         with self._lock:
             seq = self._mids.pop(mid, None)
+            if seq is None:
+                self._early.add(mid)
         if seq is not None:
-            self.spool.ack(seq)
-            self.published += 1
+            self._acked(seq)
+
+    def _acked(self, seq: int) -> None:
+        self.spool.ack(seq)
+        self.published += 1
 
     # -- the session's thread ------------------------------------------------------
     def on_start(self, info: SessionInfo) -> None:
@@ -119,12 +127,19 @@ class MqttSink(Sink):
             return
         with self._lock:
             todo = [(s, p) for s, p in list(self.spool.pending) if s > self._handed][:max(0, IN_FLIGHT - len(self._mids))]
-            for seq, payload in todo:
-                info = self.client.publish(self.url.topic("decision"), payload, qos=1)
-                if info.rc not in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):
-                    break                   # (NO_CONN: queued by the client, sent when it reconnects)
-                self._mids[info.mid] = seq
+        for seq, payload in todo:
+            info = self.client.publish(self.url.topic("decision"), payload, qos=1)
+            if info.rc not in (self._mqtt.MQTT_ERR_SUCCESS, self._mqtt.MQTT_ERR_NO_CONN):
+                break                       # (NO_CONN: queued by the client, sent when it reconnects)
+            with self._lock:
                 self._handed = seq
+                early = info.mid in self._early
+                if early:
+                    self._early.discard(info.mid)
+                else:
+                    self._mids[info.mid] = seq
+            if early:
+                self._acked(seq)
 
     def _status(self, state: str = "online") -> None:
         self._last_status = time.monotonic()
