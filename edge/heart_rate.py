@@ -56,22 +56,26 @@ def heart_rate(x: np.ndarray, rate_hz: float, max_bpm: float = 220.0) -> HeartRa
 
 class HeartRateTracker:
     """``heart_rate`` for the consecutive windows of one stream: when a window continues the last one
-    (its samples are the last window's, moved on by ``advance``), only the new samples are filtered,
-    so each sample is filtered once per stream.  The band-pass
-    then equals one run of the filter over all samples since the last discontinuity, cut to the
-    window (tested); anything else (the first window, a gap, a repaired or different window) starts
-    the filter afresh at the window's first sample, as ``heart_rate`` does."""
+    (its samples are the last window's, moved on to its end index), only the new samples are filtered,
+    so each sample is filtered once per stream.  The band-pass then equals one run of the filter over
+    all samples since the last discontinuity, cut to the window (tested); anything else (the first
+    window, a gap, a repaired or different window) starts the filter afresh at the window's first
+    sample, as ``heart_rate`` does."""
 
     def __init__(self, rate_hz: float, max_bpm: float = 220.0) -> None:
         self.rate_hz = float(rate_hz)
         self.max_bpm = max_bpm
         self._x: np.ndarray | None = None        # the last window's samples
         self._y: np.ndarray | None = None        # and their band-passed values
+        self._end: int | None = None             # the last window's end (stream index)
 
-    def update(self, x: np.ndarray, advance: int | None = None) -> HeartRate:
-        """Heart rate of window ``x``; ``advance``: samples since the last window's end (None: unknown)."""
+    def update(self, x: np.ndarray, end_index: int | None = None) -> HeartRate:
+        """Heart rate of window ``x``, whose newest sample is just before stream index ``end_index``
+        (None: unknown, computed afresh)."""
         x = np.asarray(x, dtype=np.float64).ravel()
         rate = self.rate_hz
+        advance = None if end_index is None or self._end is None else end_index - self._end
+        self._end = end_index
         if x.size < 2 * rate or not np.isfinite(x).all() or np.ptp(x) == 0:
             self._x = None
             return HeartRate(None, 0.0, np.empty(0, dtype=int), "no signal", rate)

@@ -86,7 +86,6 @@ class ActivityPipeline:
         self.frames = FrameCache(cfg) if cfg.frame_local and rate_hz == cfg.rate_hz else None
         self.smoother = DecisionSmoother(bundle.labels, smooth)
         self.heart = HeartRateTracker(rate_hz)      # filters each sample once, not once per window
-        self._heart_end: int | None = None
         self.min_quality = min_quality
         self.counts: Counter = Counter()
         self.smoothed_counts: Counter = Counter()
@@ -120,8 +119,7 @@ class ActivityPipeline:
         t0 = time.perf_counter()
         hr = None
         if w.clean:
-            hr = self.heart.update(w.samples, None if self._heart_end is None else w.end_index - self._heart_end)
-            self._heart_end = w.end_index
+            hr = self.heart.update(w.samples, w.end_index)
             if probs is None:
                 probs = self.bundle.predict(self.features(w))
         smoothed, _ = self.smoother.update(probs)
