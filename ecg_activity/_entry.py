@@ -1,16 +1,15 @@
 """The console script's first code: Ctrl-C during start-up ends quietly (exit 130), not with a traceback
 from whichever import it interrupted; ``cli.main`` then takes over the handling."""
 
-import signal
 import sys
 
-
-def _quiet(*_):
-    sys.exit(130)
+from . import interrupts
 
 
 def run() -> None:
-    signal.signal(signal.SIGINT, _quiet)
-    from .cli import main
-
+    interrupts.install()
+    try:
+        from .cli import main
+    except KeyboardInterrupt:
+        sys.exit(130)
     sys.exit(main())

@@ -32,16 +32,16 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
+    from . import interrupts
 
     try:
-        if threading_is_main():
-            signal.signal(signal.SIGINT, signal.default_int_handler)     # Ctrl-C is KeyboardInterrupt again
+        interrupts.install()                            # Ctrl-C is KeyboardInterrupt, and is remembered
         parser = build_parser()
         a = parser.parse_args(argv)
         if not getattr(a, "func", None):
             parser.print_help()
             return 2
+        interrupts.check()                              # one an import swallowed still ends us here
         return int(a.func(a) or 0)
     except EcgActivityError as e:
         _say(f"error: {e}")
@@ -66,12 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
              "(ECG_ACTIVITY_DEBUG=1 shows where; please report it)")
         return 70
-
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _say(msg: str) -> None:

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from . import interrupts
 from .bridge.blocks import LinkEvent, Packet, SampleBlock
 from .bridge.errors import NoDataError
 from .bridge.sources import OpenSource
@@ -36,7 +37,9 @@ def stop_on_signals(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: (interrupts.note(), stop.set()))
+    if interrupts.received():                           # a start-up Ctrl-C that an import swallowed
+        stop.set()
 
 
 def stop_after(stop: threading.Event, duration_s: float | None) -> None:
@@ -126,7 +129,7 @@ class Session:
             src.close()
             if errors and sys.exc_info()[0] is None:
                 raise errors[-1]
-        if self.require_data and self.counts.samples == 0:
+        if self.require_data and self.counts.samples == 0 and not interrupts.received():   # not if stopped
             what = f"{self.counts.bytes} bytes received" if self.counts.bytes else "nothing received"
             raise NoDataError(f"no samples decoded from {src.title or src.header.source} ({what}; "
                               f"is the protocol {src.protocol.name!r} right?)")

@@ -33,8 +33,22 @@ def interpreter_class(backend: str = "auto"):
         try:
             mod = importlib.import_module(_MODULES[name])
         except ImportError as e:
+            _reraise_interrupt(e)
             missing.append(f"{name}: {e}")
             continue
         return (mod.lite.Interpreter if name == "tensorflow" else mod.Interpreter), name
     raise BackendError("no TFLite interpreter is installed (pip install ai-edge-litert); tried "
                        + "; ".join(missing))
+
+
+def _reraise_interrupt(e: BaseException) -> None:
+    """A Ctrl-C that lands inside an extension's initialisation comes back as pybind11's
+    ``ImportError('initialization failed')`` caused by the ``KeyboardInterrupt``: re-raise the interrupt,
+    or the loop would take the backend for missing, import TensorFlow instead and lose the Ctrl-C."""
+    seen = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (KeyboardInterrupt, SystemExit)):
+            raise cur
+        cur = cur.__cause__ or cur.__context__

@@ -397,6 +397,17 @@ def test_zero_data_is_not_success(tmp_path):
                                      "-q")
     one_line_error(code, err, 1)
     assert "no samples decoded" in err
+    # ...but one the user stops before anything arrived is not an error: a stop is not a failure
+    cap = tmp_path / "stopped.ecgcap"
+    p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "record", "--source", "loop://", "-o", str(cap), "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60 * TIME_SCALE
+    while not cap.exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60 * TIME_SCALE)
+    assert p.returncode == 0 and err == "" and json.loads(out)["samples"] == 0, (p.returncode, err)
+    assert decode_capture(str(cap)).error is None
     # an Attys speaking to a reader that expects frames: warned while it runs, an error at the end
     p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "simulate", "--protocol", "attys", "--speed", "1",
                           "--duration", "20"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -427,7 +438,9 @@ def test_broken_pipe_and_ctrl_c_are_quiet():
         except OSError:
             return False
 
-    for stage in ("numpy", "litert", "running"):
+    # the interpreter's stage is a race (a Ctrl-C inside the extension's initialisation came back as an
+    # ImportError, TensorFlow was imported instead and the Ctrl-C was lost): hit it several times
+    for stage in ("numpy", "litert", "litert", "litert", "litert", "running"):
         q = subprocess.Popen([sys.executable, "-m", "ecg_activity", "demo", "--no-display"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60 * TIME_SCALE
@@ -439,7 +452,8 @@ def test_broken_pipe_and_ctrl_c_are_quiet():
             assert mapped(q.pid, stage), stage
         q.send_signal(signal.SIGINT)
         _, err = q.communicate(timeout=60 * TIME_SCALE)
-        assert "Traceback" not in err.decode(), (stage, err.decode())
+        assert "Traceback" not in err.decode() and q.returncode in (0, 130), (stage, q.returncode, err.decode())
+        assert "TensorFlow" not in err.decode(), (stage, err.decode())   # the interrupt was not taken for a missing backend
 
 
 # -- counting and timing ---------------------------------------------------------

@@ -1,0 +1,52 @@
+"""Ctrl-C before the session loop takes over: raised as ``KeyboardInterrupt`` *and* remembered.
+
+An exception is a lossy way to carry a Ctrl-C through start-up: Python drops one raised inside an
+import lock's weakref callback ("Exception ignored in ... cb"), and a pybind11 extension turns one
+raised during its initialisation into ``ImportError('initialization failed')``.  So the handler counts
+every Ctrl-C; ``stop_on_signals`` and ``cli.main`` look at the count and stop even when the exception
+itself was swallowed, and the swallowed one is not printed as a traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+_received = 0
+
+
+def _on_sigint(signum, frame) -> None:
+    note()
+    raise KeyboardInterrupt
+
+
+def note() -> None:
+    """Count a stopping signal (the session's own handlers call this too)."""
+    global _received
+    _received += 1
+
+
+def _unraisable(u) -> None:
+    if u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt):
+        return                                      # counted already; ``received()`` acts on it
+    sys.__unraisablehook__(u)
+
+
+def install() -> None:
+    """Count-and-raise on SIGINT (main thread only: signals are the main thread's)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = _unraisable
+
+
+def received() -> bool:
+    """True once a Ctrl-C (or a stopping signal the session took) arrived in this process, whether or not
+    its exception got through."""
+    return _received > 0
+
+
+def check() -> None:
+    """Raise the ``KeyboardInterrupt`` again if a Ctrl-C arrived and something swallowed it."""
+    if received():
+        raise KeyboardInterrupt
