@@ -50,6 +50,9 @@ def test_quick_training_run_end_to_end(tmp_path):
     md = (tmp_path / "rep" / "rr.md").read_text()
     assert md.index("Leave-one-dataset-out") < md.index("Leave-one-subject-out") and "int8 agrees with float" in md
     assert (tmp_path / "rep" / "rr_confusion.png").stat().st_size > 1000
+    # every held-out window's outputs are kept beside the report (heads studied without retraining)
+    kept = np.load(tmp_path / "rep" / "rr.folds.npz")
+    assert len(kept["y"]) == len(kept["probs"]) == len(kept["embeddings"]) == lo["windows"] > 0
 
 
 def test_labelled_captures_are_a_dataset(tmp_path):

@@ -139,7 +139,7 @@ def save_fold_outputs(results: list[FoldResult], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, y=np.concatenate([r.y for r in results]).astype(np.int16),
                         probs=np.concatenate([np.asarray(r.probs, np.float32) for r in results]),
-                        embeddings=np.concatenate([r.extra.pop("embeddings") for r in results]),
+                        embeddings=np.concatenate([r.extra["embeddings"] for r in results]),
                         subjects=np.concatenate([r.subjects for r in results]),
                         sources=np.concatenate([r.sources for r in results]))
 
