@@ -130,10 +130,10 @@ def _curves(hists: list[dict], path: Path) -> None:
 
 
 def cmd_quantize(a: argparse.Namespace) -> int:
-    import keras
     import numpy as np
 
     from .train.cache import load_cached
+    from .train.model import load as load_model
     from .train.quantize import to_int8, write_model
     from .train.recipe import Recipe
 
@@ -145,7 +145,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     recipe = Recipe.from_dict(info["recipe"])
     cw = load_cached(Path(info["cache"]))
     rep = np.asarray(cw.train.x[(cw.copy == 0) & np.isin(cw.train.subjects, info["train_subjects"])])
-    model = keras.models.load_model(src, compile=False)
+    model = load_model(src)
     tfl = to_int8(model, rep, seed=recipe.seed, embedding=True)
     training = {"recipe": recipe.to_dict(), "train_subjects": info["train_subjects"],
                 "holdout_subjects": info["holdout_subjects"], "epochs": info["epochs"],

@@ -110,7 +110,7 @@ def test_demo_agrees_with_the_recording_as_the_card_says():
     assert summary["agreement"] == pytest.approx(card["shipped"]["demo_excerpt"]["agreement"], abs=1e-9)
 
 
-def test_ensemble_is_one_model_averaging_members_trained_apart():
+def test_ensemble_is_one_model_averaging_members_trained_apart(tmp_path):
     """--members N ships N CNNs as one .tflite; the average must be exactly the members' mean, the
     members must differ (own seeds), and the whole survives int8 quantization and the spec round trip."""
     import keras
@@ -118,7 +118,7 @@ def test_ensemble_is_one_model_averaging_members_trained_apart():
     from ecg_activity.bridge.recording import load_demo_excerpt
     from ecg_activity.edge.preprocess import PreprocessConfig
     from ecg_activity.train.evaluate import int8_predict
-    from ecg_activity.train.model import ModelSpec, fit, predict_float
+    from ecg_activity.train.model import ModelSpec, fit, load, predict_float
     from ecg_activity.train.quantize import to_int8
     from ecg_activity.train.windows import windows_from_recordings
 
@@ -134,5 +134,7 @@ def test_ensemble_is_one_model_averaging_members_trained_apart():
     assert np.abs(each[0] - each[1]).max() > 1e-3
     q = int8_predict(to_int8(model, ws.x), ws.x)
     assert np.mean(q.argmax(1) == p.argmax(1)) > 0.9
+    model.save(tmp_path / "e.keras")                  # what 'train' writes and 'quantize' reads back
+    np.testing.assert_allclose(predict_float(load(tmp_path / "e.keras"), ws.x), p, atol=1e-6)
     assert ModelSpec.from_training({"seed": 0, **spec.to_dict()}) == spec
     assert ModelSpec.from_training({"filters": [8, 16, 24, 32]}).head == "global"    # models shipped before heads

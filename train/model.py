@@ -142,6 +142,14 @@ def target_accuracy(t, p):
     return tf.cast(tf.equal(tf.argmax(t, -1), tf.argmax(p, -1)), tf.float32)
 
 
+def load(path):
+    """A ``.keras`` written by ``train``, for inference: an ensemble's members were saved compiled with
+    our own loss and metric, and Keras rebuilds a nested model's compile state even with
+    ``compile=False``, so it must be able to find them by name."""
+    return keras().models.load_model(path, compile=False, custom_objects={
+        "partial_crossentropy": partial_crossentropy, "target_accuracy": target_accuracy})
+
+
 def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Per-window weights giving every (dataset, class) cell the same total weight (mean 1)."""
     keys = np.asarray(y).astype(str) if groups is None else np.char.add(np.asarray(groups).astype(str),
