@@ -38,7 +38,7 @@ class SerialTransport:
         self.reconnects = 0
         self._port: serial.SerialBase | None = None
         self._leftover = b""
-        self.last_data = time.monotonic()       # when bytes last arrived (a finished virtual device drains)
+        self.last_data = time.monotonic()       # when bytes last arrived (or the port reopened): watchdog, drained()
         self._caught_up = False                 # did the last read find nothing waiting?
 
     def _open(self) -> tuple[serial.SerialBase, bytes]:
@@ -84,7 +84,7 @@ class SerialTransport:
         port = self._port
         if self._leftover:
             yield Packet(self._leftover, time.time())
-        last_data = time.monotonic()
+        self.last_data = time.monotonic()
         attempt = 0
         while not self.stop.is_set():
             if port is None:
@@ -96,7 +96,7 @@ class SerialTransport:
                     continue
                 self._port = port
                 self.reconnects += 1
-                last_data = time.monotonic()
+                self.last_data = time.monotonic()        # the watchdog counts from the reconnect
                 yield LinkEvent("reconnect", time.time(), {"attempts": attempt})
                 attempt = 0
                 if leftover:
@@ -111,10 +111,10 @@ class SerialTransport:
             now = time.monotonic()
             self._caught_up = not data
             if data:
-                last_data = self.last_data = now
+                self.last_data = now
                 yield Packet(data, time.time())
-            elif self.watchdog_s is not None and now - last_data > self.watchdog_s:
-                yield LinkEvent("watchdog", time.time(), {"silent_s": round(now - last_data, 3)})
+            elif self.watchdog_s is not None and now - self.last_data > self.watchdog_s:
+                yield LinkEvent("watchdog", time.time(), {"silent_s": round(now - self.last_data, 3)})
                 port = self._drop(port)
         self.close()
 
