@@ -27,17 +27,24 @@ def note() -> None:
     _received += 1
 
 
+_previous_hook = sys.unraisablehook
+
+
 def _unraisable(u) -> None:
     if u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt):
         return                                      # counted already; ``received()`` acts on it
-    sys.__unraisablehook__(u)
+    _previous_hook(u)                               # anything else goes where it went before
 
 
 def install() -> None:
-    """Count-and-raise on SIGINT (main thread only: signals are the main thread's)."""
+    """Count-and-raise on SIGINT (main thread only: signals are the main thread's).  Idempotent: the
+    console script installs it first thing and ``cli.main`` again (it can be called on its own)."""
+    global _previous_hook
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
-        sys.unraisablehook = _unraisable
+        if sys.unraisablehook is not _unraisable:
+            _previous_hook = sys.unraisablehook
+            sys.unraisablehook = _unraisable
 
 
 def received() -> bool:
