@@ -161,6 +161,13 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
     ModelBundle.load(a.model)             # a model that cannot load is refused before any training
     a.out = a.out or str(Path("docs") / "bench" / Path(a.model).stem)
+    if a.calibration_only:
+        from .train.bench import refresh_calibration
+
+        cal = refresh_calibration(a.model, a.out, update_card=a.update_card, progress=_say)["loso"]["calibration"]
+        print(json.dumps({"minutes_per_class": cal["minutes_per_class"], "left_out_2min": cal.get("left_out_2min"),
+                          "report": str(Path(a.out).with_suffix(".md"))}))
+        return 0
     res = run_bench(a.model, quick=a.quick, jobs=a.jobs, out=a.out, update_card=a.update_card,
                     lodo=not a.no_lodo, progress=_say)
     lo = res["loso"]
@@ -201,4 +208,6 @@ def register(sub) -> None:
     s.add_argument("--quick", action="store_true", help="6 people, 2 epochs: a smoke run")
     s.add_argument("--no-lodo", action="store_true", help="skip leave-one-dataset-out")
     s.add_argument("--update-card", action="store_true", help="write the numbers into the model card")
+    s.add_argument("--calibration-only", action="store_true",
+                   help="re-measure personal calibration on the last bench's saved fold outputs (no training)")
     s.set_defaults(func=needs_train_extra(cmd_bench))

@@ -108,3 +108,52 @@ def test_guided_calibration_with_fake_key_presses(tmp_path):
     assert res["calibrated"] == ["rest", "walk"] and "arms" in res["not_calibrated"]
     assert sorted(x.name for x in (tmp_path / "g-captures").iterdir()) == ["calibrate-rest.ecgcap",
                                                                            "calibrate-walk.ecgcap"]
+
+
+@needs_datasets
+def test_an_activity_left_out_of_calibration_still_works(tmp_path):
+    """Subject 05 calibrates rest, arms, walk and squats (electrode sets 01 and 02) but not run: the head
+    decides the windows that look like the calibration windows, the base model the others, so set 03's
+    running is still called run as often as the base model calls it, and the calibrated activities gain."""
+    from ecg_activity.calibrate import capture_windows
+    from ecg_activity.edge.calibration import fit_head
+
+    base = ModelBundle.load(DEFAULT_MODEL)
+    run = base.labels.index("run")
+    cal = capture_windows(base, _person_captures(tmp_path, "05", ("01", "02")))
+    test = capture_windows(base, _person_captures(tmp_path, "05", ("03",)))
+    keep = cal.y != run
+    head = fit_head(cal.embeddings[keep], cal.y[keep], sorted(set(cal.y[keep].tolist())), p_base=cal.probs[keep])
+    assert run not in head.classes
+    t = test.y == run
+    before_run = np.mean(test.probs[t].argmax(1) == run)
+    after_run = np.mean(head.apply(test.probs[t], test.embeddings[t]).argmax(1) == run)
+    assert before_run >= 0.9 and after_run >= before_run - 0.05, (before_run, after_run)
+    before = np.mean(test.probs[~t].argmax(1) == test.y[~t])
+    after = np.mean(head.apply(test.probs[~t], test.embeddings[~t]).argmax(1) == test.y[~t])
+    assert after >= before + 0.1, (before, after)
+
+
+def test_a_head_from_before_the_gate_still_loads_and_a_broken_gate_is_refused():
+    """Personal models written before the gate existed keep working (the base model's belief in the
+    calibrated classes is their gate); a head whose gate does not fit its embedding is refused."""
+    from ecg_activity.edge.calibration import PersonalHead, fit_head
+
+    rng = np.random.default_rng(0)
+    emb = np.concatenate([rng.normal(0, 1, (40, 6)), rng.normal(2, 1, (40, 6))])
+    y = np.repeat([0, 2], 40)
+    p_base = np.full((80, 3), 1 / 3)
+    new = fit_head(emb, y, [0, 2], p_base=p_base)
+    assert np.mean(new.apply(p_base, emb).argmax(1) == y) > 0.9
+    far = np.full((1, 6), 50.0)                               # nothing like the calibration: the base model decides
+    assert np.allclose(new.apply(p_base[:1], far), p_base[:1])
+    old = {k: v for k, v in new.to_dict().items() if k not in ("centres", "spread", "reach", "width")}
+    legacy = PersonalHead.from_dict(old)
+    p = np.array([[0.2, 0.5, 0.3]])
+    out = legacy.apply(p, emb[:1])
+    assert np.isclose(out[0, 1], 0.5) and np.isclose(out.sum(), 1.0)   # uncalibrated class: the base model's
+    broken = dict(new.to_dict(), centres=[[0.0] * 5] * 2)
+    with pytest.raises(ValueError):
+        PersonalHead.from_dict(broken)
+    with pytest.raises(ValueError):
+        PersonalHead.from_dict(dict(new.to_dict(), reach=-1.0))

@@ -10,6 +10,7 @@ are the shipped file's recipe, retrained fold by fold with fixed seeds.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -126,7 +127,8 @@ def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
     out["per_dataset"] = {d: {"windows": int((subj_ds == d).sum()),
                               "int8": metrics.summary(y[subj_ds == d], pq[subj_ds == d], labels)}
                           for d in sorted(set(subj_ds.tolist()))}
-    out["calibration"] = calibration_summary(results)
+    out["calibration"] = calibration_summary({r.name: r.extra["calibration"] for r in results
+                                              if "calibration" in r.extra}, labels)
     epochs = [e for r in results for e in r.epochs]
     out["epochs"] = {"median": float(np.median(epochs)), "min": int(min(epochs)), "max": int(max(epochs)),
                      "max_allowed": recipe.max_epochs, "patience": recipe.patience}
@@ -144,22 +146,31 @@ def save_fold_outputs(results: list[FoldResult], path: Path) -> None:
                         sources=np.concatenate([r.sources for r in results]))
 
 
-def calibration_summary(results: list[FoldResult]) -> dict:
-    """Personal calibration on held-out people: per budget (minutes per class) the mean accuracy before
-    and after, and per person at 2 minutes."""
+def calibration_summary(per_person: dict[str, dict], labels) -> dict:
+    """Personal calibration on held-out people (``calibration_eval.evaluate`` per person): per budget
+    (minutes per class) the mean accuracy before and after, per person at 2 minutes, and per activity how
+    often it is still called right when the wearer left it out of the calibration."""
     from .calibration_eval import BUDGETS_MIN
 
     per_budget = {}
     for b in BUDGETS_MIN:
-        rows = [(r.name, r.extra["calibration"][f"{b:g}"]) for r in results
-                if f"{b:g}" in r.extra.get("calibration", {})]
+        rows = [(name, c[f"{b:g}"]) for name, c in per_person.items() if f"{b:g}" in c]
         if rows:
             after = np.array([v["after"] for _, v in rows])
             per_budget[f"{b:g}"] = {"people": len(rows), "before": float(np.mean([v["before"] for _, v in rows])),
                                     "after": float(after.mean()), "worst_after": float(after.min()),
                                     "worst_person": rows[int(after.argmin())][0]}
-    per_person = {r.name: r.extra["calibration"]["2"] for r in results if "2" in r.extra.get("calibration", {})}
-    return {"minutes_per_class": per_budget, "per_person_2min": per_person}
+    out = {"minutes_per_class": per_budget,
+           "per_person_2min": {name: c["2"] for name, c in per_person.items() if "2" in c}}
+    left = [(int(k), v) for c in per_person.values() for k, v in (c.get("left_out") or {}).items()]
+    if left:
+        out["left_out_2min"] = {
+            "cases": len(left), "before": float(np.mean([v["before"] for _, v in left])),
+            "after": float(np.mean([v["after"] for _, v in left])),
+            "per_class": {labels[k]: {"people": len(vs), "before": float(np.mean([v["before"] for v in vs])),
+                                      "after": float(np.mean([v["after"] for v in vs]))}
+                          for k in sorted({k for k, _ in left}) for vs in [[v for kk, v in left if kk == k]]}}
+    return out
 
 
 def rest_at_high_heart_rate(results: list[FoldResult], cw, labels, cfg) -> dict | None:
@@ -252,6 +263,35 @@ def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/b
     return res
 
 
+def refresh_calibration(model: str, out: str, update_card: bool = False,
+                        progress: Callable[[str], None] = print) -> dict:
+    """Re-measure personal calibration on the saved fold outputs of the last full bench (``OUT.json`` and
+    ``OUT.folds.npz``) without training a fold: seconds instead of the better part of an hour, on the very
+    windows and embeddings the report's other numbers come from.  Refuses outputs of another model file."""
+    from ..bridge.errors import UsageError
+    from .calibration_eval import from_fold_outputs
+    from .report import write_report
+
+    bundle = ModelBundle.load(model)
+    js, npz = Path(out).with_suffix(".json"), Path(out).with_suffix(".folds.npz")
+    try:
+        res = json.loads(js.read_text())
+        sha = res["shipped"]["sha256"]
+        pre = Recipe.from_dict(res["recipe"]).preprocess
+        per_person = from_fold_outputs(npz, pre.window_s, pre.hop_s)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"no bench outputs to re-measure at {out} ({e}); run a full bench first") from None
+    if sha != bundle.meta.tflite_sha256:
+        raise UsageError(f"{js} was benched on another file than {bundle.path.name} (SHA-256 differs)")
+    res["loso"]["calibration"] = calibration_summary(per_person, res["loso"]["labels"])
+    files = write_report(res, out)
+    progress("wrote " + ", ".join(str(f) for f in files))
+    if update_card:
+        write_card(bundle, res)
+        progress(f"updated the model card {metadata_path(bundle.path).name} and {bundle.path.with_suffix('.md').name}")
+    return res
+
+
 def write_card(bundle: ModelBundle, res: dict) -> None:
     lo = res["loso"]
     card = {
@@ -326,6 +366,12 @@ def card_markdown(meta: dict) -> str:
         if cal.get("per_person_2min"):
             lines += ["", "At 2 minutes per class, before → after: " + ", ".join(
                 f"{p} {v['before']:.2f} → {v['after']:.2f}" for p, v in cal["per_person_2min"].items()) + ".", ""]
+        if cal.get("left_out_2min"):
+            lo2 = cal["left_out_2min"]
+            lines += ["An activity the wearer left out of the calibration (2 minutes of each of the others; "
+                      f"{lo2['cases']} person-activity cases) is still called right on {lo2['after']:.0%} of its "
+                      f"windows (base model {lo2['before']:.0%}): " + ", ".join(
+                          f"{k} {v['before']:.0%} → {v['after']:.0%}" for k, v in lo2["per_class"].items()) + ".", ""]
     hh = c.get("rest_high_hr")
     if hh and hh["windows"]:
         lines += [f"Rest with a racing heart (held-out rest windows above {hh['threshold_bpm']:g} bpm, "

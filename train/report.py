@@ -125,6 +125,10 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
         lines += ["Personal calibration of each held-out person (first minutes of each activity; tested on the "
                   "rest): " + "; ".join(f"{b} min/class: {v['before']:.3f} → {v['after']:.3f} (worst {v['worst_after']:.3f},"
                                         f" {v['people']} people)" for b, v in cal["minutes_per_class"].items()) + ".", ""]
+        if cal.get("left_out_2min"):
+            lo2 = cal["left_out_2min"]
+            lines += [f"An activity left out of a 2-minute calibration ({lo2['cases']} cases): called right on "
+                      f"{lo2['after']:.3f} of its windows after, {lo2['before']:.3f} before.", ""]
     hh = res.get("rest_high_hr")
     if hh and hh["windows"]:
         lines += [f"Rest above {hh['threshold_bpm']:g} bpm ({hh['windows']} held-out windows): "
