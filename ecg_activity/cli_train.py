@@ -47,7 +47,6 @@ def _recipe(a: argparse.Namespace):
     from dataclasses import replace
 
     from .train.augment import NONE
-    from .train.model import ModelSpec
     from .train.recipe import RECIPES
 
     r = RECIPES[a.task]
@@ -57,7 +56,9 @@ def _recipe(a: argparse.Namespace):
     if a.window:
         changes["preprocess"] = replace(r.preprocess, window_s=a.window)
     if a.members:
-        changes["spec"] = ModelSpec(r.spec.filters, r.spec.head, r.spec.augment, a.members)
+        changes["spec"] = replace(changes.get("spec", r.spec), members=a.members)
+    if a.time_stride:
+        changes["spec"] = replace(changes.get("spec", r.spec), time_stride=a.time_stride)
     if a.copies:
         changes["copies"] = a.copies
     if a.no_device_augment:
@@ -65,7 +66,7 @@ def _recipe(a: argparse.Namespace):
     if a.max_epochs:
         changes["max_epochs"] = a.max_epochs
     if a.quick:
-        changes.update(max_epochs=2, copies=1, spec=ModelSpec(r.spec.filters, r.spec.head, r.spec.augment, 1))
+        changes.update(max_epochs=2, copies=1, spec=replace(changes.get("spec", r.spec), members=1))
     changes["seed"] = a.seed
     return r.but(**changes)
 
@@ -187,6 +188,8 @@ def register(sub) -> None:
     s.add_argument("--captures", help="folder of labelled captures (with --datasets ... capture)")
     s.add_argument("--window", type=number(float, 2.0, 120.0), help="window the model sees, seconds")
     s.add_argument("--members", type=positive_int, help="CNNs trained apart and averaged in one model")
+    s.add_argument("--time-stride", type=positive_int,
+                   help="stride of the first convolution along time (2: about half the int8 invoke)")
     s.add_argument("--copies", type=positive_int, help="copies of each window (the extra ones through random devices)")
     s.add_argument("--no-device-augment", action="store_true", help="train without device augmentation")
     s.add_argument("--max-epochs", type=positive_int, help="epochs at most (early stopping decides)")

@@ -112,7 +112,8 @@ def test_demo_agrees_with_the_recording_as_the_card_says():
 
 def test_ensemble_is_one_model_averaging_members_trained_apart(tmp_path):
     """--members N ships N CNNs as one .tflite; the average must be exactly the members' mean, the
-    members must differ (own seeds), and the whole survives int8 quantization and the spec round trip."""
+    members must differ (own seeds), and the whole survives int8 quantization and the spec round trip
+    (with a strided first convolution, --time-stride)."""
     import keras
 
     from ecg_activity.bridge.recording import load_demo_excerpt
@@ -124,10 +125,12 @@ def test_ensemble_is_one_model_averaging_members_trained_apart(tmp_path):
 
     ws = windows_from_recordings([load_demo_excerpt()], ("rest", "walk", "run"),
                                  PreprocessConfig(hop_s=4.0, slow_nperseg=1024))
-    spec = ModelSpec(members=2)
+    spec = ModelSpec(members=2, time_stride=2)
     model, hist = fit(ws.x, ws.y, 3, 2, seed=0, spec=spec)
     members = [m for m in model.layers if isinstance(m, keras.Model)]
     assert len(members) == 2 and len(hist["loss"]) == 2
+    for m in members:                                 # each member keeps the spec's first-layer stride
+        assert [la for la in m.layers if isinstance(la, keras.layers.Conv2D)][0].strides == (1, 2)
     p = predict_float(model, ws.x)
     each = [m.predict(ws.x[..., None], verbose=0) for m in members]
     np.testing.assert_allclose(p, np.mean(each, axis=0), atol=1e-6)
@@ -137,4 +140,5 @@ def test_ensemble_is_one_model_averaging_members_trained_apart(tmp_path):
     model.save(tmp_path / "e.keras")                  # what 'train' writes and 'quantize' reads back
     np.testing.assert_allclose(predict_float(load(tmp_path / "e.keras"), ws.x), p, atol=1e-6)
     assert ModelSpec.from_training({"seed": 0, **spec.to_dict()}) == spec
-    assert ModelSpec.from_training({"filters": [8, 16, 24, 32]}).head == "global"    # models shipped before heads
+    old = ModelSpec.from_training({"filters": [8, 16, 24, 32]})
+    assert old.head == "global" and old.time_stride == 1                        # models shipped before either

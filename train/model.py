@@ -29,10 +29,14 @@ class ModelSpec:
     head: str = "rows"            # "rows": pool over time only; "global": pool over time and frequency
     augment: bool = True          # spectrogram masking while training
     members: int = 1              # CNNs trained with successive seeds, probabilities averaged in one model
+    time_stride: int = 1          # the first convolution's stride along time (2: every later layer sees
+                                  # half the frames, about half the int8 invoke; measured in the README)
 
     def __post_init__(self):
         if self.members < 1:
             raise ValueError("members must be at least 1")
+        if self.time_stride < 1:
+            raise ValueError("time_stride must be at least 1")
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r} (choose from {', '.join(HEADS)})")
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
@@ -46,11 +50,12 @@ class ModelSpec:
     def from_training(cls, training: dict) -> "ModelSpec":
         """From a model's ``training`` metadata; models written before the head existed pooled globally."""
         return cls(tuple(training.get("filters") or DEFAULT_FILTERS), training.get("head", "global"),
-                   bool(training.get("augment", False)), int(training.get("members", 1)))
+                   bool(training.get("augment", False)), int(training.get("members", 1)),
+                   int(training.get("time_stride", 1)))
 
 
 def build_cnn(n_classes: int, shape: tuple[int, int], filters: tuple[int, ...] = DEFAULT_FILTERS,
-              head: str = "rows", dropout: float = 0.3, lr: float = 2e-3):
+              head: str = "rows", dropout: float = 0.3, lr: float = 2e-3, time_stride: int = 1):
     """Four conv blocks (conv-BN-ReLU-pool), pooling over time, one dense layer (about 12k parameters
     with the default filters).
 
@@ -65,8 +70,8 @@ def build_cnn(n_classes: int, shape: tuple[int, int], filters: tuple[int, ...] =
     k = keras()
     inp = k.Input(shape=(*shape, 1), name="spectrogram")
     x = inp
-    for f in filters:
-        x = k.layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
+    for i, f in enumerate(filters):
+        x = k.layers.Conv2D(f, 3, strides=(1, time_stride) if i == 0 else 1, padding="same", use_bias=False)(x)
         x = k.layers.BatchNormalization()(x)
         x = k.layers.ReLU()(x)
         x = k.layers.MaxPooling2D(2, padding="same")(x)
@@ -161,7 +166,8 @@ def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndar
 
 def build_model(n_classes: int, shape: tuple[int, int], spec: ModelSpec = ModelSpec()):
     """The untrained model ``fit`` would return for ``spec`` (for parameter counts and latency)."""
-    members = [build_cnn(n_classes, shape, filters=spec.filters, head=spec.head) for _ in range(spec.members)]
+    members = [build_cnn(n_classes, shape, filters=spec.filters, head=spec.head, time_stride=spec.time_stride)
+               for _ in range(spec.members)]
     return members[0] if spec.members == 1 else ensemble(members)
 
 
@@ -203,7 +209,7 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
     seed, seed+1, ...), so they err differently and their average is steadier on people none of
     them saw; the history holds the members' histories."""
     if spec.members > 1:
-        single = ModelSpec(spec.filters, spec.head, spec.augment)
+        single = ModelSpec(spec.filters, spec.head, spec.augment, time_stride=spec.time_stride)
         runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single, allowed, groups,
                     patience, min_epochs) for i in range(spec.members)]
         hist = {"members": [h for _, h in runs], "best_epoch": [h["best_epoch"] for _, h in runs]}
@@ -211,7 +217,7 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
         return ensemble([m for m, _ in runs]), hist
     k = keras()
     k.utils.set_random_seed(seed)
-    model = build_cnn(n_classes, x.shape[1:3], filters=spec.filters, head=spec.head)
+    model = build_cnn(n_classes, x.shape[1:3], filters=spec.filters, head=spec.head, time_stride=spec.time_stride)
     model.compile(k.optimizers.Adam(2e-3), partial_crossentropy, metrics=[target_accuracy])
     train = _dataset(x, targets(y, n_classes, allowed), balanced_weights(y, groups), batch_size, seed, spec.augment)
     val = None

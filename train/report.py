@@ -72,7 +72,9 @@ def recipe_text(r: dict, meta: dict | None = None) -> str:
             + (f" with the 0.25-{pp['slow_fmax_hz']:g} Hz motion rows of {pp['slow_nperseg']}-sample segments"
                if pp.get("slow_nperseg") else "")
             + f", one normalisation per window; {sp['members']} CNN(s) of {', '.join(map(str, sp['filters']))} "
-            f"channels averaged in one int8 file; trained on {', '.join(r['datasets'])}"
+            f"channels averaged in one int8 file"
+            + (f" (first convolution every {sp['time_stride']} frames)" if sp.get("time_stride", 1) > 1 else "")
+            + f"; trained on {', '.join(r['datasets'])}"
             + (" with the classes each dataset lacks masked out" if r.get("mask_absent") else "")
             + f", {r['copies']} copies of every window ({r['copies'] - 1} through random "
             f"devices: {on}), early stopping (patience {r['patience']}, at most {r['max_epochs']} epochs)")
