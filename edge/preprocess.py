@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .filters import qrs_filtfilt
 
@@ -56,8 +56,9 @@ class PreprocessConfig:
     def hop_samples(self) -> int:
         return int(round(self.hop_s * self.rate_hz))
 
-    @property
+    @cached_property
     def n_freqs(self) -> int:
+        """QRS-band rows (2 Hz .. fmax); computed once per config, as every window's frames ask for it."""
         return int(np.sum(np.fft.rfftfreq(self.nperseg, 1.0 / self.rate_hz) <= self.fmax_hz)) - 1
 
     def __post_init__(self):
@@ -248,7 +249,14 @@ class FrameCache:
         """Rows at ``offsets`` of this window: from the last window where it computed them, else now."""
         if prev is None or self._start is None or start <= self._start:
             return fn(_frames(x, offsets, length), self.cfg)
-        shifted = offsets + (start - self._start)          # the same samples, as offsets of the last window
+        shift = start - self._start
+        if offsets is self._short_at and shift % self.cfg.step == 0 and shift < offsets.size * self.cfg.step:
+            m = shift // self.cfg.step                      # the regular grid moved by m frames: a slice
+            out = np.empty_like(prev)
+            out[:offsets.size - m] = prev[m:]
+            out[offsets.size - m:] = fn(_frames(x, offsets[offsets.size - m:], length), self.cfg)
+            return out
+        shifted = offsets + shift                          # the same samples, as offsets of the last window
         k = np.minimum(np.searchsorted(offsets, shifted), offsets.size - 1)
         have = offsets[k] == shifted
         out = np.empty((offsets.size, prev.shape[1]))
