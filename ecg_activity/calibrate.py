@@ -141,8 +141,9 @@ def card(meta: ModelMeta) -> str:
         f"# Personal model: calibrated from {c['base_model']}", "",
         f"- **Base model**: `{c['base_model']}` (SHA-256 `{c['base_sha256']}`), unchanged; this bundle adds a "
         "personal final layer fitted on the wearer's own windows (numpy/scipy, on the device).",
-        f"- **Calibrated classes**: {', '.join(c['calibrated'])}; the base model decides "
-        f"{', '.join(c['not_calibrated']) or 'nothing else'} as before.",
+        f"- **Calibrated classes**: {', '.join(c['calibrated'])}; windows unlike the calibration windows are "
+        "decided by the base model" + (f", so {', '.join(c['not_calibrated'])} can still be recognised."
+                                       if c["not_calibrated"] else "."),
         f"- **Calibration data**: {secs} of clean signal, from {', '.join(c['captures'])} ({c['created']}).",
         f"- **On its own calibration windows**: {c['training_accuracy_before']:.1%} correct before, "
         f"{c['training_accuracy_after']:.1%} after (not a test: see the base model's card for the "
