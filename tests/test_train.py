@@ -8,7 +8,7 @@ import pytest
 from ecg_activity.edge.model_bundle import MODELS_DIR, ModelBundle
 from ecg_activity.train import metrics
 
-from conftest import cli, needs_datasets
+from conftest import ROOT, cli, needs_datasets
 
 
 def test_metrics_by_hand():
@@ -142,3 +142,27 @@ def test_ensemble_is_one_model_averaging_members_trained_apart(tmp_path):
     assert ModelSpec.from_training({"seed": 0, **spec.to_dict()}) == spec
     old = ModelSpec.from_training({"filters": [8, 16, 24, 32]})
     assert old.head == "global" and old.time_stride == 1                        # models shipped before either
+
+
+def test_calibration_figures_of_the_card_reproduce_from_the_saved_fold_outputs(tmp_path):
+    """`bench --calibration-only` re-measures personal calibration on the last full bench's saved outputs
+    (no training): on the shipped files it must give the card's own figures, and it refuses the outputs
+    of another model."""
+    import shutil
+
+    docs = ROOT / "docs" / "bench"
+    for suffix in (".json", ".folds.npz"):
+        shutil.copy(docs / f"activity5{suffix}", tmp_path / f"activity5{suffix}")
+    out = str(tmp_path / "activity5")
+    p = cli("bench", "--model", str(MODELS_DIR / "activity5.tflite"), "--calibration-only", "-o", out, check=True)
+    got = json.loads(p.stdout)
+    card = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card["evaluation"]["calibration"]
+    assert got["minutes_per_class"].keys() == card["minutes_per_class"].keys()
+    for b, v in card["minutes_per_class"].items():             # (another BLAS may round the fit differently)
+        g = got["minutes_per_class"][b]
+        assert g["people"] == v["people"] and g["before"] == pytest.approx(v["before"], abs=1e-9)
+        assert g["after"] == pytest.approx(v["after"], abs=0.005), b
+    assert got["left_out_2min"]["after"] == pytest.approx(card["left_out_2min"]["after"], abs=0.005)
+    assert (tmp_path / "activity5.md").read_text().count("left out of a 2-minute calibration") == 1
+    p = cli("bench", "--model", str(MODELS_DIR / "rest_run.tflite"), "--calibration-only", "-o", out)
+    assert p.returncode == 2 and "another file" in p.stderr and len(p.stderr.strip().splitlines()) == 1
