@@ -47,5 +47,6 @@ def signal_problems(x: np.ndarray, rate_hz: float) -> list[str]:
 def _pinned(x: np.ndarray, value: float, run: int, many: int) -> bool:
     """``run`` samples in a row, or ``many`` in all, exactly at ``value`` (the run is only looked for
     when there are enough such samples to make one: almost never, so a window costs one count)."""
-    count = int(np.count_nonzero(x == value))
-    return count >= many or (count >= run and longest_run(x == value) >= run)
+    at = x == value
+    count = int(np.count_nonzero(at))
+    return count >= many or (count >= run and longest_run(at) >= run)
