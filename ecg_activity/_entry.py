@@ -12,4 +12,8 @@ def run() -> None:
         from .cli import main
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception:
+        if interrupts.received():       # an import the Ctrl-C broke (it may come back as an ImportError)
+            sys.exit(130)
+        raise
     sys.exit(main())

@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         _say(f"error: {where}{e.strerror or e}")
         return 1
-    except Exception as e:                              # a bug in ecg-activity, not the user's input
+    except Exception as e:                              # a bug in ecg-activity, not the user's input ...
+        if interrupts.received():                       # ... unless a Ctrl-C caused it: C code that imports
+            return 130                                  # (numpy's PyCapsule_Import) turns one into ImportError
         if os.environ.get("ECG_ACTIVITY_DEBUG"):
             raise
         _say(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "

@@ -1,10 +1,12 @@
 """Ctrl-C before the session loop takes over: raised as ``KeyboardInterrupt`` *and* remembered.
 
 An exception is a lossy way to carry a Ctrl-C through start-up: Python drops one raised inside an
-import lock's weakref callback ("Exception ignored in ... cb"), and a pybind11 extension turns one
-raised during its initialisation into ``ImportError('initialization failed')``.  So the handler counts
-every Ctrl-C; ``stop_on_signals`` and ``cli.main`` look at the count and stop even when the exception
-itself was swallowed, and the swallowed one is not printed as a traceback.
+import lock's weakref callback ("Exception ignored in ... cb"), a pybind11 extension turns one raised
+during its initialisation into ``ImportError('initialization failed')``, and numpy's C extension one
+raised while it imports ``datetime`` into ``ImportError('PyCapsule_Import could not import module')``
+with no trace of the interrupt.  So the handler counts every Ctrl-C; ``stop_on_signals`` and
+``cli.main`` look at the count and stop even when the exception itself was swallowed or replaced, and
+the swallowed one is not printed as a traceback.
 """
 
 from __future__ import annotations
