@@ -145,6 +145,12 @@ def test_a_head_from_before_the_gate_still_loads_and_a_broken_gate_is_refused():
     p_base = np.full((80, 3), 1 / 3)
     new = fit_head(emb, y, [0, 2], p_base=p_base)
     assert np.mean(new.apply(p_base, emb).argmax(1) == y) > 0.9
+    batch = new.apply(p_base, emb)                            # the live path's one-window form agrees
+    np.testing.assert_allclose(np.stack([new.apply(p, e) for p, e in zip(p_base, emb)]), batch, atol=1e-12)
+    part = fit_head(emb, y, [0, 2], p_base=np.tile([0.5, 0.3, 0.2], (80, 1)))     # and with a class left out
+    pb = np.tile([0.5, 0.3, 0.2], (80, 1))
+    np.testing.assert_allclose(np.stack([part.apply(p, e) for p, e in zip(pb, emb)]), part.apply(pb, emb),
+                               atol=1e-12)
     far = np.full((1, 6), 50.0)                               # nothing like the calibration: the base model decides
     assert np.allclose(new.apply(p_base[:1], far), p_base[:1])
     old = {k: v for k, v in new.to_dict().items() if k not in ("centres", "spread", "reach", "width")}

@@ -162,14 +162,18 @@ def calibration_summary(per_person: dict[str, dict], labels) -> dict:
                                     "worst_person": rows[int(after.argmin())][0]}
     out = {"minutes_per_class": per_budget,
            "per_person_2min": {name: c["2"] for name, c in per_person.items() if "2" in c}}
-    left = [(int(k), v) for c in per_person.values() for k, v in (c.get("left_out") or {}).items()]
-    if left:
+    by_class: dict[int, list[dict]] = {}
+    for c in per_person.values():
+        for k, v in (c.get("left_out") or {}).items():
+            by_class.setdefault(int(k), []).append(v)
+    if by_class:
+        def mean(rows, key):
+            return float(np.mean([v[key] for v in rows]))
+        cases = [v for k in sorted(by_class) for v in by_class[k]]
         out["left_out_2min"] = {
-            "cases": len(left), "before": float(np.mean([v["before"] for _, v in left])),
-            "after": float(np.mean([v["after"] for _, v in left])),
-            "per_class": {labels[k]: {"people": len(vs), "before": float(np.mean([v["before"] for v in vs])),
-                                      "after": float(np.mean([v["after"] for v in vs]))}
-                          for k in sorted({k for k, _ in left}) for vs in [[v for kk, v in left if kk == k]]}}
+            "cases": len(cases), "before": mean(cases, "before"), "after": mean(cases, "after"),
+            "per_class": {labels[k]: {"people": len(by_class[k]), "before": mean(by_class[k], "before"),
+                                      "after": mean(by_class[k], "after")} for k in sorted(by_class)}}
     return out
 
 
