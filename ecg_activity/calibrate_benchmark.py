@@ -24,22 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from .bridge.importer import Imported, write_capture
-from .bridge.recording_files import load_motion_file
+from .bridge.recording_files import MOTION_ACTIVITIES, load_motion_file
 from .edge.benchmark import per_window
 from .edge.model_bundle import DEFAULT_MODEL, ModelBundle
 from .train.datasets import shared_datasets
 
-ACTIVITIES = {"klud": "rest", "ruky": "arms", "chodza": "walk", "beh": "run", "drepy": "squats"}
 NO_TENSORFLOW = ("import sys\nfor m in ('tensorflow', 'keras'): sys.modules[m] = None\n"
                  "from ecg_activity.cli import main\nsys.exit(main(sys.argv[1:]))")
 
 
 def labelled_captures(folder: Path, subject: str, electrodes=("01", "02")) -> tuple[list[str], float]:
-    """The person's recordings as labelled captures; returns their paths and total minutes."""
+    """The person's recordings as labelled captures, one per electrode set and activity (what ``record
+    --label`` would have written); returns their paths and total minutes.  The tests use them too."""
     out, seconds = [], 0.0
     root = shared_datasets() / "ecg-motion-artefacts" / "data" / subject
     for e in electrodes:
-        for act, label in ACTIVITIES.items():
+        for act, label in MOTION_ACTIVITIES.items():
             rec = load_motion_file(root / f"{subject}_{e}_{act}.csv.gz")
             path = folder / f"{subject}_{e}_{label}.ecgcap"
             write_capture(Imported(rec.counts, rec.rate_hz, rec.mv_per_count, 1.7e9), str(path), label=label)

@@ -145,7 +145,7 @@ def fit_head(embeddings: np.ndarray, y: np.ndarray, classes: list[int], l2: floa
     """The correction (weights on the standardised embedding, and biases) that, added to the base model's
     log-probabilities, best fits the wearer's windows: multinomial logistic regression with an offset,
     L2 towards no correction, by L-BFGS (scipy).  Without ``p_base`` the offset is zero.  The gate (class
-centres, pooled spread, reach) is measured on the same windows."""
+    centres, pooled spread, reach) is measured on the same windows."""
     from scipy.optimize import minimize
 
     x = np.asarray(embeddings, dtype=np.float64)

@@ -11,25 +11,18 @@ import numpy as np
 import pytest
 
 from ecg_activity.bridge.importer import Imported, write_capture
+from ecg_activity.bridge.recording_files import MOTION_ACTIVITIES
+from ecg_activity.calibrate_benchmark import labelled_captures
 from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle
 
 from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
 
-ACTS = {"klud": "rest", "ruky": "arms", "chodza": "walk", "beh": "run", "drepy": "squats"}
+ACTS = MOTION_ACTIVITIES
 
 
 def _person_captures(folder, subject: str, electrodes=("01", "02")) -> list[str]:
     """The person's real recordings as labelled captures (one per electrode set and activity)."""
-    from ecg_activity.bridge.recording_files import load_motion_file
-
-    out = []
-    for e in electrodes:
-        for act, label in ACTS.items():
-            rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / subject / f"{subject}_{e}_{act}.csv.gz")
-            path = folder / f"{subject}_{e}_{label}.ecgcap"
-            write_capture(Imported(rec.counts, rec.rate_hz, rec.mv_per_count, 1.7e9), str(path), label=label)
-            out.append(str(path))
-    return out
+    return labelled_captures(folder, subject, electrodes)[0]
 
 
 def _accuracy(model, captures) -> float:
