@@ -183,22 +183,33 @@ def spectrogram(window: np.ndarray, in_rate_hz: float, cfg: PreprocessConfig) ->
 
 
 def _frames(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    return np.lib.stride_tricks.sliding_window_view(x, length)[starts]
+    """The ``length``-sample frames of ``x`` that start at ``starts`` (a copy, by one gather: numpy's
+    ``sliding_window_view`` costs ~25 us of Python per call, a third of a streamed window's preprocessing)."""
+    return x[np.add.outer(starts, _arange(length))]
 
 
 def _short_rows(frames: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """(frames, n_freqs) log-power of the QRS band (2 Hz .. fmax) of mean-removed, Hann-windowed frames."""
-    f = frames - frames.mean(axis=-1, keepdims=True)
-    z = np.fft.rfft(f * _hann(cfg.nperseg), axis=-1)[:, 1:cfg.n_freqs + 1]
+    z = np.fft.rfft(_centred(frames) * _hann(cfg.nperseg), axis=-1)[:, 1:cfg.n_freqs + 1]
     return np.log10(z.real ** 2 + z.imag ** 2 + 1e-12)
 
 
 def _slow_rows(segments: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """(segments, motion rows) log-power of the slow band of long mean-removed, Hann-windowed segments."""
     motion, _ = cfg.slow_rows
-    f = segments - segments.mean(axis=-1, keepdims=True)
-    z = np.fft.rfft(f * _hann(cfg.slow_nperseg), axis=-1)[:, motion]
+    z = np.fft.rfft(_centred(segments) * _hann(cfg.slow_nperseg), axis=-1)[:, motion]
     return np.log10(z.real ** 2 + z.imag ** 2 + 1e-12)
+
+
+def _centred(frames: np.ndarray) -> np.ndarray:
+    """Each row minus its mean: ``frames - frames.mean(axis=-1, keepdims=True)``, the same numbers
+    without ``mean``'s Python wrapper (a few microseconds a call, several calls a window)."""
+    return frames - np.add.reduce(frames, axis=-1, keepdims=True) / frames.shape[-1]
+
+
+@lru_cache(maxsize=8)
+def _arange(n: int) -> np.ndarray:
+    return np.arange(n)
 
 
 def _slow_rows_at(x: np.ndarray, cfg: PreprocessConfig) -> np.ndarray | None:
@@ -232,6 +243,7 @@ class FrameCache:
         self._start: int | None = None
         self._short: np.ndarray | None = None
         self._slow: np.ndarray | None = None
+        self._plans: dict[tuple[bool, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def spectrogram(self, x: np.ndarray, start_index: int) -> np.ndarray:
         """The window of samples ``x`` (model rate) that starts at stream index ``start_index``."""
@@ -256,14 +268,28 @@ class FrameCache:
             out[:offsets.size - m] = prev[m:]
             out[offsets.size - m:] = fn(_frames(x, offsets[offsets.size - m:], length), self.cfg)
             return out
-        shifted = offsets + shift                          # the same samples, as offsets of the last window
-        k = np.minimum(np.searchsorted(offsets, shifted), offsets.size - 1)
-        have = offsets[k] == shifted
+        kept, source, todo = self._plan(offsets, shift)
         out = np.empty((offsets.size, prev.shape[1]))
-        out[have] = prev[k[have]]
-        if not have.all():
-            out[~have] = fn(_frames(x, offsets[~have], length), self.cfg)
+        out[kept] = prev[source]
+        if todo.size:
+            out[todo] = fn(_frames(x, offsets[todo], length), self.cfg)
         return out
+
+    def _plan(self, offsets: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For a window ``shift`` samples after the last: which rows it keeps (and from which of the
+        last window's rows) and which it computes.  A stream moves by the same hop every time, so this
+        is worked out once per shift (~20 us a window saved), not once per window."""
+        key = (offsets is self._short_at, shift)
+        plan = self._plans.get(key)
+        if plan is None:
+            shifted = offsets + shift                      # the same samples, as offsets of the last window
+            k = np.minimum(np.searchsorted(offsets, shifted), offsets.size - 1)
+            have = offsets[k] == shifted
+            plan = (np.flatnonzero(have), k[have], np.flatnonzero(~have))
+            if len(self._plans) >= 8:                      # irregular shifts (gaps) must not grow it
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
 
 def _slow_blocks(x: np.ndarray, cfg: PreprocessConfig) -> list[np.ndarray]:
@@ -316,8 +342,12 @@ def _hann(n: int) -> np.ndarray:
 
 
 def _standardise(p: np.ndarray) -> np.ndarray:
-    p = p - p.mean()
-    sd = p.std()
+    """``(p - p.mean()) / p.std()`` (a flat image stays as it is), by the reductions ``mean`` and ``std``
+    make themselves, without their Python wrappers: the same numbers, ~15 us less a window."""
+    n = p.size
+    p = p - np.add.reduce(p, axis=None) / n
+    d = p - np.add.reduce(p, axis=None) / n
+    sd = math.sqrt(np.add.reduce(np.multiply(d, d), axis=None) / n)
     return p / (sd if sd > 1e-9 else 1.0)
 
 
