@@ -331,6 +331,39 @@ def test_frame_cache_equals_the_whole_window_computation(demo_recording):
         np.testing.assert_array_equal(cache.spectrogram(x[s:s + n], s), preprocess.spectrogram(x[s:s + n], 250.0, cfg))
 
 
+def test_frame_cache_over_irregular_shifts_equals_the_whole_window_computation(demo_recording):
+    """A stream with gaps moves by many different shifts (more than the cache of keep/compute plans
+    holds): every window is still exactly the per-window function."""
+    from ecg_activity.train.recipe import FIELD_PREPROCESS as cfg
+
+    x = demo_recording.millivolts()
+    cache = preprocess.FrameCache(cfg)
+    n = cfg.window_samples
+    rng = np.random.default_rng(3)
+    s, seen = 0, set()
+    while s + n <= x.size:
+        np.testing.assert_array_equal(cache.spectrogram(x[s:s + n], s), preprocess.spectrogram(x[s:s + n], 250.0, cfg))
+        shift = int(rng.choice([cfg.hop_samples, cfg.step, 7, 333, 1250, int(rng.integers(1, 900))]))
+        seen.add(shift)
+        s += shift
+    assert len(seen) > 8
+
+
+def test_fast_numpy_forms_are_the_plain_ones_bit_for_bit():
+    """The preprocessing's shortcuts around numpy's Python wrappers give the very numbers of the plain
+    expressions (training windows cached before them stay valid)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(5000) * 300.0 + 12.0
+    starts = np.array([0, 14, 64, 3999, 4000])
+    frames = preprocess._frames(x, starts, 1000)
+    np.testing.assert_array_equal(frames, np.lib.stride_tricks.sliding_window_view(x, 1000)[starts])
+    np.testing.assert_array_equal(preprocess._centred(frames), frames - frames.mean(axis=-1, keepdims=True))
+    for p in (rng.standard_normal((44, 98)) * 3 + 5, np.full((4, 5), 2.0)):
+        q = p - p.mean()
+        sd = q.std()
+        np.testing.assert_array_equal(preprocess._standardise(p), q / (sd if sd > 1e-9 else 1.0))
+
+
 def test_heart_rate_tracker_filters_each_sample_once_and_equals_one_run_of_the_filter(demo_recording):
     """Consecutive windows reuse the band-pass of the samples they share: the beats found are those of
     one filter run over the whole stretch, cut to each window; a window that does not continue the
