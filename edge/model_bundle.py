@@ -185,7 +185,7 @@ def invoke_int8_batch(interp, specs: np.ndarray, batch: int, embedding: bool = F
     inp, out, emb = _io(interp)
     n = len(specs)
     q = np.zeros((batch, *specs.shape[1:], 1), np.int8)
-    q[:n, ..., 0] = np.clip(np.round(specs / inp[1] + inp[2]), -128, 127).astype(np.int8)
+    q[:n, ..., 0] = _quantize(specs, inp)
     interp.set_tensor(inp[0], q)
     interp.invoke()
     return _dequantize(interp, out, n), (_dequantize(interp, emb, n) if embedding and emb is not None else None)
@@ -217,14 +217,24 @@ def _dequantize(interp, io: tuple, rows: int | None = None) -> np.ndarray:
     return (o - io[2]) * io[1]
 
 
+def _quantize(x: np.ndarray, io: tuple) -> np.ndarray:
+    """The model's int8 input: ``clip(round(x / scale + zero point), -128, 127)``, by the ufuncs those
+    call, in place on one temporary (the same numbers, a few microseconds less a window)."""
+    v = x / io[1]
+    v += io[2]
+    np.rint(v, out=v)
+    np.maximum(v, -128, out=v)
+    np.minimum(v, 127, out=v)
+    return v.astype(np.int8)
+
+
 def invoke_int8(interp, spec: np.ndarray, embedding: bool = False):
     """Quantize one spectrogram, run a full-int8 interpreter, dequantize its probabilities (and, with
     ``embedding``, also return its embedding).
 
     The one place this happens: the edge runner, calibration and training's int8 evaluation call it."""
     inp, out, emb = _io(interp)
-    q = np.clip(np.round(spec / inp[1] + inp[2]), -128, 127).astype(np.int8)
-    interp.set_tensor(inp[0], q[None, :, :, None])
+    interp.set_tensor(inp[0], _quantize(spec, inp)[None, :, :, None])
     interp.invoke()
     probs = _dequantize(interp, out)
     if embedding:

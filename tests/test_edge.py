@@ -362,6 +362,12 @@ def test_fast_numpy_forms_are_the_plain_ones_bit_for_bit():
         q = p - p.mean()
         sd = q.std()
         np.testing.assert_array_equal(preprocess._standardise(p), q / (sd if sd > 1e-9 else 1.0))
+    from ecg_activity.edge.model_bundle import _quantize
+
+    spec = (rng.standard_normal((44, 98)) * 4).astype(np.float32)
+    spec[0, :4] = [0.5, -0.5, 1e9, -1e9]                                  # ties and both rails
+    io = (0, 0.0371, -5)
+    np.testing.assert_array_equal(_quantize(spec, io), np.clip(np.round(spec / io[1] + io[2]), -128, 127).astype(np.int8))
 
 
 def test_heart_rate_tracker_filters_each_sample_once_and_equals_one_run_of_the_filter(demo_recording):
