@@ -12,7 +12,7 @@ import pytest
 
 from ecg_activity.bridge.importer import Imported, write_capture
 from ecg_activity.bridge.recording_files import MOTION_ACTIVITIES
-from ecg_activity.calibrate_benchmark import labelled_captures
+from ecg_activity.calibrate_benchmark import NO_TENSORFLOW, labelled_captures
 from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle
 
 from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
@@ -79,9 +79,7 @@ def test_calibration_refuses_what_cannot_work(tmp_path):
 @needs_datasets
 def test_calibration_needs_no_tensorflow(tmp_path):
     caps = _person_captures(tmp_path, "02", ("01",))
-    code = ("import sys\nfor m in ('tensorflow', 'keras'): sys.modules[m] = None\n"
-            "from ecg_activity.cli import main\nsys.exit(main(sys.argv[1:]))")
-    p = subprocess.run([sys.executable, "-c", code, "calibrate", *caps, "-o", str(tmp_path / "me.tflite")],
+    p = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "calibrate", *caps, "-o", str(tmp_path / "me.tflite")],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     b = ModelBundle.load(tmp_path / "me.tflite")
