@@ -164,5 +164,26 @@ def test_calibration_figures_of_the_card_reproduce_from_the_saved_fold_outputs(t
         assert g["after"] == pytest.approx(v["after"], abs=0.005), b
     assert got["left_out_2min"]["after"] == pytest.approx(card["left_out_2min"]["after"], abs=0.005)
     assert (tmp_path / "activity5.md").read_text().count("left out of a 2-minute calibration") == 1
+    res = json.loads((tmp_path / "activity5.json").read_text())
+    ev = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card["evaluation"]
+    assert res["loso"]["int8"]["interval_people"] == ev["int8"]["interval_people"]         # seeded: the same draws
     p = cli("bench", "--model", str(MODELS_DIR / "rest_run.tflite"), "--calibration-only", "-o", out)
     assert p.returncode == 2 and "another file" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_interval_over_people_spans_how_much_the_people_differ():
+    """Alike people give a narrow interval around the pooled figure; one person far from the rest
+    widens it; the same inputs give the same interval."""
+    rng = np.random.default_rng(0)
+    people = np.repeat([f"p{i}" for i in range(12)], 100)
+    y = rng.integers(0, 3, people.size)
+    alike = np.where(rng.random(people.size) < 0.8, y, (y + 1) % 3)            # everyone right 80 % of the time
+    iv = metrics.people_interval(y, alike, people, 3)
+    acc = np.mean(alike == y)
+    assert iv["accuracy"][0] <= acc <= iv["accuracy"][1] and iv["accuracy"][1] - iv["accuracy"][0] < 0.06
+    assert iv["macro_f1"][0] <= metrics.summary(y, alike, ("a", "b", "c"))["macro_f1"] <= iv["macro_f1"][1]
+    odd = alike.copy()
+    odd[people == "p0"] = (y[people == "p0"] + 1) % 3                             # one person always wrong
+    wide = metrics.people_interval(y, odd, people, 3)
+    assert wide["accuracy"][1] - wide["accuracy"][0] > 2 * (iv["accuracy"][1] - iv["accuracy"][0])
+    assert metrics.people_interval(y, odd, people, 3) == wide and wide["people"] == 12

@@ -123,6 +123,8 @@ def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
         accs = np.array([f[f"{kind}_accuracy"] for f in folds])
         out[kind]["per_fold"] = {"mean": float(accs.mean()), "std": float(accs.std()), "min": float(accs.min()),
                                  "max": float(accs.max())}
+    people = np.concatenate([r.subjects for r in results])
+    out["int8"]["interval_people"] = metrics.people_interval(y, pq, people, len(labels))
     subj_ds = np.array([corpus.dataset_of(s) for r in results for s in r.subjects])
     out["per_dataset"] = {d: {"windows": int((subj_ds == d).sum()),
                               "int8": metrics.summary(y[subj_ds == d], pq[subj_ds == d], labels)}
@@ -271,7 +273,8 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
                         progress: Callable[[str], None] = print) -> dict:
     """Re-measure personal calibration on the saved fold outputs of the last full bench (``OUT.json`` and
     ``OUT.folds.npz``) without training a fold: seconds instead of the better part of an hour, on the very
-    windows and embeddings the report's other numbers come from.  Refuses outputs of another model file."""
+    windows and embeddings the report's other numbers come from; the bootstrap interval over people is
+    recomputed from them too.  Refuses outputs of another model file."""
     from ..bridge.errors import UsageError
     from .calibration_eval import from_fold_outputs
     from .report import write_report
@@ -288,6 +291,9 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
     if sha != bundle.meta.tflite_sha256:
         raise UsageError(f"{js} was benched on another file than {bundle.path.name} (SHA-256 differs)")
     res["loso"]["calibration"] = calibration_summary(per_person, res["loso"]["labels"])
+    d = np.load(npz)                                 # (benches before the interval existed get it here too)
+    res["loso"]["int8"]["interval_people"] = metrics.people_interval(d["y"], d["probs"].argmax(axis=1), d["subjects"],
+                                                                     len(res["loso"]["labels"]))
     files = write_report(res, out)
     progress("wrote " + ", ".join(str(f) for f in files))
     if update_card:
@@ -303,7 +309,8 @@ def write_card(bundle: ModelBundle, res: dict) -> None:
         "evaluation": {"protocol": lo["protocol"], "subjects": lo["subjects"], "windows": lo["windows"],
                        "epochs": lo["epochs"], "seed": lo["seed"],
                        "float": {k: lo["float"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold")},
-                       "int8": {k: lo["int8"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold")},
+                       "int8": {k: lo["int8"][k] for k in ("accuracy", "macro_f1", "per_class_f1", "per_fold",
+                                                           "interval_people") if k in lo["int8"]},
                        "int8_float_agreement": lo["agreement"], "per_dataset": lo["per_dataset"],
                        "calibration": lo.get("calibration"),
                        "per_subject": lo["folds"]},
@@ -324,7 +331,7 @@ def _pct(v) -> str:
 
 
 def card_markdown(meta: dict) -> str:
-    from .report import lodo_lines, recipe_text
+    from .report import lodo_lines, people_interval_lines, recipe_text
 
     c = meta["card"]
     ev = c["evaluation"]
@@ -352,6 +359,7 @@ def card_markdown(meta: dict) -> str:
         f"{ev['float']['per_fold']['min']:.3f} |",
         f"| int8 | {ev['int8']['accuracy']:.3f} | {ev['int8']['macro_f1']:.3f} | {f1(ev['int8']['per_class_f1'])} | "
         f"{ev['int8']['per_fold']['min']:.3f} |", "",
+        *people_interval_lines(ev["int8"].get("interval_people")),
         f"int8 agrees with float on {ev['int8_float_agreement']:.1%} of windows. Per dataset (int8): "
         + "; ".join(f"{d} accuracy {v['int8']['accuracy']:.3f}, macro-F1 {v['int8']['macro_f1']:.3f}"
                     for d, v in ev["per_dataset"].items()) + ".", "",

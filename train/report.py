@@ -116,6 +116,7 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
         "| model | accuracy | macro-F1 | " + " | ".join(f"F1 {lab}" for lab in labels) + " | worst person / std |",
         "|---|---|---|" + "---|" * len(labels) + "---|",
         _row("float (Keras)", lo["float"], labels), _row("int8 (TFLite)", lo["int8"], labels), "",
+        *people_interval_lines(lo["int8"].get("interval_people")),
         f"int8 agrees with float on **{lo['agreement']:.1%}** of windows; "
         f"accuracy change {lo['int8']['accuracy'] - lo['float']['accuracy']:+.3%}.", "",
         "Per dataset (int8): " + "; ".join(f"{d}: accuracy {v['int8']['accuracy']:.3f}, macro-F1 "
@@ -156,3 +157,13 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
     js = out.with_suffix(".json")
     js.write_text(json.dumps(res, indent=2) + "\n")
     return [md, js, *(out.parent / p for p in pngs)]
+
+
+def people_interval_lines(iv: dict | None) -> list[str]:
+    """The bootstrap interval over people under the LOSO table (nothing for benches written before it)."""
+    if not iv:
+        return []
+    a, f = iv["accuracy"], iv["macro_f1"]
+    return [f"How far these figures carry to other people: resampling the {iv['people']} people ({iv['resamples']} "
+            f"bootstrap draws), int8 accuracy spans {a[0]:.2f}-{a[1]:.2f} and macro-F1 {f[0]:.2f}-{f[1]:.2f} "
+            f"({iv['level']:.0%} interval).", ""]
