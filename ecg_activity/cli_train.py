@@ -55,6 +55,8 @@ def _recipe(a: argparse.Namespace):
         changes["datasets"] = tuple(a.datasets)
     if a.window:
         changes["preprocess"] = replace(r.preprocess, window_s=a.window)
+    if a.floor is not None:
+        changes["preprocess"] = replace(changes.get("preprocess", r.preprocess), floor=a.floor)
     if a.members:
         changes["spec"] = replace(changes.get("spec", r.spec), members=a.members)
     if a.time_stride:
@@ -187,6 +189,8 @@ def register(sub) -> None:
                    help="datasets to learn from (default: the recipe's, those present)")
     s.add_argument("--captures", help="folder of labelled captures (with --datasets ... capture)")
     s.add_argument("--window", type=number(float, 2.0, 120.0), help="window the model sees, seconds")
+    s.add_argument("--floor", type=number(float, 0.0, 0.5, lo_open=False),
+                   help="floor each spectrogram frame's power at this share of its mean (0: off, the shipped)")
     s.add_argument("--members", type=positive_int, help="CNNs trained apart and averaged in one model")
     s.add_argument("--time-stride", type=positive_int,
                    help="stride of the first convolution along time (2: about half the int8 invoke)")

@@ -47,6 +47,10 @@ class PreprocessConfig:
     # standard deviation for the whole image, which keeps how strong motion is next to the QRS band
     # (gain-independent all the same: a gain shifts every log-power row alike).
     norm: str = "block"
+    # Each frame's band power is floored at this share of its own mean before the log (0: off).  Without
+    # it the nearly empty bins of a clean ECG (a -50 dB 35 Hz bin) swing with any device's noise floor or
+    # a bridged gap; per frame, so a stream still computes each frame once, and gain-free all the same.
+    floor: float = 0.0
 
     @property
     def window_samples(self) -> int:
@@ -74,6 +78,10 @@ class PreprocessConfig:
                 or self.window_samples < self.nperseg or self.window_samples > 1 << 22 or self.n_freqs < 1:
             raise ValueError(f"nperseg {self.nperseg}, step {self.step}, fmax {self.fmax_hz:g} Hz and window "
                              f"{self.window_s:g} s do not make a spectrogram at {self.rate_hz:g} Hz")
+        if isinstance(self.floor, bool) or not isinstance(self.floor, (int, float)) or not 0 <= self.floor < 1:
+            raise ValueError(f"floor {self.floor!r} is not a share in [0, 1)")
+        if self.floor and not self.frame_local:
+            raise ValueError("floor needs a frame-local preprocessing (slow_edge 'clamp', no decimation)")
         if not isinstance(self.beat_rows, bool):
             raise ValueError("beat_rows is not true or false")
         q = self.slow_decimate
@@ -191,14 +199,22 @@ def _frames(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
 def _short_rows(frames: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """(frames, n_freqs) log-power of the QRS band (2 Hz .. fmax) of mean-removed, Hann-windowed frames."""
     z = np.fft.rfft(_centred(frames) * _hann(cfg.nperseg), axis=-1)[:, 1:cfg.n_freqs + 1]
-    return np.log10(z.real ** 2 + z.imag ** 2 + 1e-12)
+    return _log_power(z, cfg.floor)
 
 
 def _slow_rows(segments: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
     """(segments, motion rows) log-power of the slow band of long mean-removed, Hann-windowed segments."""
     motion, _ = cfg.slow_rows
     z = np.fft.rfft(_centred(segments) * _hann(cfg.slow_nperseg), axis=-1)[:, motion]
-    return np.log10(z.real ** 2 + z.imag ** 2 + 1e-12)
+    return _log_power(z, cfg.floor)
+
+
+def _log_power(z: np.ndarray, floor: float) -> np.ndarray:
+    """log10 of the power of FFT rows ``z``, each row floored at ``floor`` times its mean power (if set)."""
+    p = z.real ** 2 + z.imag ** 2
+    if floor:
+        p += floor * (np.add.reduce(p, axis=-1, keepdims=True) / p.shape[-1])
+    return np.log10(p + 1e-12)
 
 
 def _centred(frames: np.ndarray) -> np.ndarray:
