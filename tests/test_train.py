@@ -101,6 +101,20 @@ def test_shipped_model_card_matches_a_rerun(name):
     assert card["lodo"] and card["evaluation"]["per_dataset"].keys() >= {"motion", "wrist"}
 
 
+@pytest.mark.parametrize("name", ["activity5", "rest_run"])
+def test_cards_noise_figures_reproduce_and_noise_moves_decisions(name):
+    """The card's stability under another device's noise floor is what the file does now; and the
+    figure measures something: louder noise never keeps more decisions than quieter noise did."""
+    from ecg_activity.train.bench import noise_stability
+
+    b = ModelBundle.load(MODELS_DIR / f"{name}.tflite")
+    got = noise_stability(b)
+    assert got == b.meta.card["shipped"]["noise_stability"]
+    assert (MODELS_DIR / f"{name}.md").read_text().count(f"{got['kept'][1]:.0%}") >= 1
+    loud = noise_stability(b, snr_db=(40.0, 10.0))
+    assert loud["kept"][1] < 0.9 and loud["kept"][1] <= got["kept"][1]
+
+
 def test_demo_agrees_with_the_recording_as_the_card_says():
     """What `ecg-activity demo` shows on its excerpt (a person held out of the model) is in the card."""
     card = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card

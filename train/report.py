@@ -150,6 +150,7 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
             h = sh["holdout"]
             lines.append(f"- held out of the shipped model's training: {', '.join(h['subjects'])}: int8 accuracy "
                          f"{h['accuracy']:.3f}, macro-F1 {h['macro_f1']:.3f} on {h['n']} windows")
+        lines += [f"- {line}" for line in noise_lines(sh.get("noise_stability"))]
     lines += ["", *[f"![{p}]({p})" for p in pngs], "",
               f"Wall time: {res['wall_time_s'] / 60:.1f} min on {res['machine']} with {res.get('jobs', 1)} job(s).", ""]
     md = out.with_suffix(".md")
@@ -167,3 +168,12 @@ def people_interval_lines(iv: dict | None) -> list[str]:
     return [f"How far these figures carry to other people: resampling the {iv['people']} people ({iv['resamples']} "
             f"bootstrap draws), int8 accuracy spans {a[0]:.2f}-{a[1]:.2f} and macro-F1 {f[0]:.2f}-{f[1]:.2f} "
             f"({iv['level']:.0%} interval).", ""]
+
+
+def noise_lines(ns: dict | None) -> list[str]:
+    """The shipped file's decisions under added white noise (nothing for benches written before it)."""
+    if not ns:
+        return []
+    return ["Another device's noise floor: white noise " + " / ".join(f"{v:g}" for v in ns["snr_db"])
+            + " dB below the ECG's spread leaves " + " / ".join(f"{k:.0%}" for k in ns["kept"])
+            + f" of this file's decisions on the demo excerpt ({ns['windows']} windows) unchanged."]
