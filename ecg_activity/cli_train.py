@@ -216,6 +216,6 @@ def register(sub) -> None:
     s.add_argument("--no-lodo", action="store_true", help="skip leave-one-dataset-out")
     s.add_argument("--update-card", action="store_true", help="write the numbers into the model card")
     s.add_argument("--calibration-only", action="store_true",
-                   help="re-measure personal calibration (and the interval over people) on the last bench's "
-                        "saved fold outputs (no training)")
+                   help="re-measure personal calibration and the interval over people on the last bench's "
+                        "saved fold outputs, and the file's noise stability (no training)")
     s.set_defaults(func=needs_train_extra(cmd_bench))
