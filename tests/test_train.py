@@ -1,6 +1,7 @@
 """A real (quick) training run end to end, the metrics, the captures dataset, and the shipped model cards."""
 
 import json
+import platform
 
 import numpy as np
 import pytest
@@ -47,7 +48,9 @@ def test_quick_training_run_end_to_end(tmp_path):
     # leave-one-dataset-out first: the held-out dataset is scored on the classes both share
     assert set(res["lodo"]) == {"motion", "wrist"} and res["lodo"]["wrist"]["classes"] == ["run"]
     assert res["shipped"]["window_ms"] > 0 and res["shipped"]["holdout"]["subjects"] == ["motion-04"]
+    assert res["shipped"]["stream_window_ms"] > 0 and res["shipped"]["machine"].startswith(platform.machine())
     md = (tmp_path / "rep" / "rr.md").read_text()
+    assert "as a live stream pays it" in md and "for a window computed whole" in md
     assert md.index("Leave-one-dataset-out") < md.index("Leave-one-subject-out") and "int8 agrees with float" in md
     assert (tmp_path / "rep" / "rr_confusion.png").stat().st_size > 1000
     # every held-out window's outputs are kept beside the report (heads studied without retraining)

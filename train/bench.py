@@ -33,16 +33,36 @@ def recipe_of(bundle: ModelBundle) -> Recipe:
     return Recipe.from_dict(d) if d else RECIPES.get(bundle.meta.task, Recipe(task=bundle.meta.task))
 
 
-def shipped_numbers(bundle: ModelBundle, cw, runs: int = 300) -> dict:
-    from ..edge.benchmark import window_latency
+def latency_numbers(bundle: ModelBundle, runs: int = 300) -> dict:
+    """The file's per-window cost on this machine, both ways a window is paid for: as a live stream pays
+    it (each spectrogram frame computed once, when its samples arrive) and computed whole (a replay at
+    another rate, a window repaired over a gap).  A card that gave only one would mislead by 3x either way."""
+    from ..edge.benchmark import per_window, window_latency
 
-    path = bundle.path
     raw = np.random.default_rng(0).standard_normal(int(bundle.cfg.window_s * bundle.cfg.rate_hz))
     pre_ms, inv_ms = window_latency(bundle, [raw] * runs)
+    s_pre, s_inv = per_window(bundle, runs)
+    return {"latency_runs": runs, "preprocess_ms": pre_ms, "invoke_ms": inv_ms, "window_ms": pre_ms + inv_ms,
+            "stream_preprocess_ms": s_pre, "stream_invoke_ms": s_inv, "stream_window_ms": s_pre + s_inv,
+            "backend": bundle.backend, "machine": machine_text()}
+
+
+def machine_text() -> str:
+    """What the timings were taken on: CPUs of one architecture still differ 2-3x on int8 kernels."""
+    cpu = ""
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = f" {names[0]}" if names else ""
+    except OSError:
+        pass
+    return f"{platform.machine()}{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def shipped_numbers(bundle: ModelBundle, cw, runs: int = 300) -> dict:
+    path = bundle.path
     out = {"file": path.name, "bytes": path.stat().st_size, "sha256": bundle.meta.tflite_sha256,
-           "parameters": bundle.meta.training.get("parameters"), "latency_runs": runs,
-           "preprocess_ms": pre_ms, "invoke_ms": inv_ms, "backend": bundle.backend}
-    out["window_ms"] = out["preprocess_ms"] + out["invoke_ms"]
+           "parameters": bundle.meta.training.get("parameters"), **latency_numbers(bundle, runs)}
     out["demo_excerpt"] = demo_excerpt_numbers(bundle)
     out["noise_stability"] = noise_stability(bundle)
     hold = bundle.meta.training.get("holdout_subjects") or []
@@ -276,7 +296,7 @@ def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/b
     by = {r.name: r for r in results}
     res = {"model": bundle.path.name, "task": recipe.task, "recipe": recipe.to_dict(), "quick": quick,
            "datasets": {d: corpus.DATASETS[d].text for d in present},
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "machine": machine_text(),
            "preprocess": recipe.preprocess.to_dict(), "jobs": jobs}
     res["lodo"] = {d: lodo_summary(by[f"dataset:{d}"], labels, d) for d in present if f"dataset:{d}" in by}
     loso = [by[s] for s in all_subj]
@@ -317,6 +337,7 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
         raise UsageError(f"{js} was benched on another file than {bundle.path.name} (SHA-256 differs)")
     res["loso"]["calibration"] = calibration_summary(per_person, res["loso"]["labels"])
     res["shipped"]["noise_stability"] = noise_stability(bundle)
+    res["shipped"].update(latency_numbers(bundle))
     d = np.load(npz)                                 # (benches before the interval existed get it here too)
     res["loso"]["int8"]["interval_people"] = metrics.people_interval(d["y"], d["probs"].argmax(axis=1), d["subjects"],
                                                                      len(res["loso"]["labels"]))
@@ -357,7 +378,7 @@ def _pct(v) -> str:
 
 
 def card_markdown(meta: dict) -> str:
-    from .report import lodo_lines, noise_lines, people_interval_lines, recipe_text
+    from .report import latency_text, lodo_lines, noise_lines, people_interval_lines, recipe_text
 
     c = meta["card"]
     ev = c["evaluation"]
@@ -426,8 +447,7 @@ def card_markdown(meta: dict) -> str:
                      f"(smoothed {de['smoothed_agreement']:.1%}); the excerpt is electrode set 01 only, so it differs "
                      "from the whole person's figure above.")
     lines += noise_lines(sh.get("noise_stability"))
-    lines.append(f"Latency on the benchmark machine: {sh['window_ms']:.3f} ms per window "
-                 f"(preprocessing {sh['preprocess_ms']:.3f} + invoke {sh['invoke_ms']:.3f}, {sh['backend']}).")
+    lines.append(latency_text(sh))
     lines += ["", "Limitations: one chest lead; the people are young adults on treadmills, bikes and lab floors; "
               "the motion in the ECG carries the decision, so a very still runner or a very restless sitter can "
               "fool it. Personal calibration (`ecg-activity calibrate`) adapts it to one wearer.", ""]
