@@ -321,7 +321,7 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
     recomputed from them too, and the file's stability under device noise (no training either).  Refuses
     outputs of another model file."""
     from ..bridge.errors import UsageError
-    from .calibration_eval import from_fold_outputs
+    from .calibration_eval import from_fold_outputs, load_fold_outputs
     from .report import write_report
 
     bundle = ModelBundle.load(model)
@@ -330,15 +330,16 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
         res = json.loads(js.read_text())
         sha = res["shipped"]["sha256"]
         pre = Recipe.from_dict(res["recipe"]).preprocess
-        per_person = from_fold_outputs(npz, pre.window_s, pre.hop_s)
+        if sha != bundle.meta.tflite_sha256:
+            raise UsageError(f"{js} was benched on another file than {bundle.path.name} (SHA-256 differs)")
+        d = load_fold_outputs(npz)
+        per_person = from_fold_outputs(d, pre.window_s, pre.hop_s)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UsageError(f"no bench outputs to re-measure at {out} ({e}); run a full bench first") from None
-    if sha != bundle.meta.tflite_sha256:
-        raise UsageError(f"{js} was benched on another file than {bundle.path.name} (SHA-256 differs)")
     res["loso"]["calibration"] = calibration_summary(per_person, res["loso"]["labels"])
     res["shipped"]["noise_stability"] = noise_stability(bundle)
     res["shipped"].update(latency_numbers(bundle))
-    d = np.load(npz)                                 # (benches before the interval existed get it here too)
+    # (benches before the interval existed get it here too)
     res["loso"]["int8"]["interval_people"] = metrics.people_interval(d["y"], d["probs"].argmax(axis=1), d["subjects"],
                                                                      len(res["loso"]["labels"]))
     files = write_report(res, out)

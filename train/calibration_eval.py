@@ -74,10 +74,16 @@ def evaluate(probs: np.ndarray, emb: np.ndarray, y: np.ndarray, sources: np.ndar
     return out
 
 
-def from_fold_outputs(path: str | Path, window_s: float, hop_s: float) -> dict[str, dict]:
-    """``evaluate`` for every held-out person of a bench's saved fold outputs (``*.folds.npz``): a change to
-    calibration is benched in seconds, on the very windows and embeddings of the last full bench."""
-    d = np.load(path)
+def load_fold_outputs(path: str | Path) -> dict[str, np.ndarray]:
+    """A bench's saved fold outputs (``*.folds.npz``), every array decompressed once (an ``NpzFile``
+    decompresses an array again at each access)."""
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def from_fold_outputs(d: dict[str, np.ndarray], window_s: float, hop_s: float) -> dict[str, dict]:
+    """``evaluate`` for every held-out person of a bench's saved fold outputs (``load_fold_outputs``): a
+    change to calibration is benched in seconds, on the very windows and embeddings of the last full bench."""
     out = {}
     for s in sorted(set(d["subjects"].tolist())):
         m = d["subjects"] == s
