@@ -136,7 +136,7 @@ class ModelBundle:
         if self.head is None:
             return invoke_int8(self.interpreter, spec)
         probs, emb = invoke_int8(self.interpreter, spec, embedding=True)
-        return self.head.apply(probs, emb)
+        return self.head.apply_one(probs, emb)
 
     def predict_batch(self, specs: np.ndarray) -> np.ndarray:
         """Probabilities for many spectrograms in one invoke per ``BATCH`` (a second interpreter whose

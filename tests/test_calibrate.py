@@ -125,6 +125,34 @@ def test_an_activity_left_out_of_calibration_still_works(tmp_path):
     assert after >= before + 0.1, (before, after)
 
 
+def test_the_live_one_window_form_equals_the_batch_form():
+    """The live path decides one window at a time through ``apply_one`` (plain floats, the gate distance
+    expanded into one matrix product), a replay through the array form: the same numbers for a head over
+    every class, over some classes, and across the gate's whole range (open, closing, shut), from the
+    interpreter's float32 outputs."""
+    from ecg_activity.edge.calibration import PersonalHead, fit_head
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 2, (3, 8))
+    emb = np.concatenate([c + rng.normal(0, 1, (30, 8)) for c in centres])
+    y = np.repeat([0, 1, 2], 30)
+    p_base = rng.dirichlet(np.ones(3), 90)
+    t = np.linspace(0, 12, 60)[:, None]                        # from a class centre out beyond the gate
+    probe = np.concatenate([emb, centres[1] + t * rng.normal(0, 1, 8)]).astype(np.float32)
+    pp = rng.dirichlet(np.ones(3), len(probe)).astype(np.float32)
+    heads = {"every class": fit_head(emb, y, [0, 1, 2], p_base=p_base),
+             "two classes": fit_head(emb[y != 1], y[y != 1], [0, 2], p_base=p_base[y != 1])}
+    legacy = {k: v for k, v in heads["every class"].to_dict().items() if k not in ("centres", "spread", "reach")}
+    heads["before the gate"] = PersonalHead.from_dict(legacy)
+    for name, head in heads.items():
+        batch = head.apply(pp, probe)
+        one = np.stack([head.apply_one(p, e) for p, e in zip(pp, probe)])
+        np.testing.assert_allclose(one, batch, rtol=0, atol=1e-12, err_msg=name)
+    base = pp / pp.sum(axis=1, keepdims=True, dtype=np.float64)
+    shut = np.abs(heads["every class"].apply(pp, probe) - base).max(axis=1) < 1e-9
+    assert shut[-5:].all() and not shut[:90].any()       # far out only the base model decides; near, the head
+
+
 def test_a_head_from_before_the_gate_still_loads_and_a_broken_gate_is_refused():
     """Personal models written before the gate existed keep working (the base model's belief in the
     calibrated classes is their gate); a head whose gate does not fit its embedding is refused."""
