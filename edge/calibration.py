@@ -131,7 +131,7 @@ class PersonalHead:
             ci = centres * inv                                   # (classes, embedding)
             m = np.hstack([w / inv[:, None], -2.0 * ci.T])
             k = np.concatenate([b, np.einsum("kd,kd->k", ci, ci)])
-            every = cls.tolist() == list(range(len(cls)))        # every class calibrated, in order (usual)
+            every = cls.tolist() == list(range(len(cls)))        # the first classes, in order
             self._cache_one = (inv, m, k, cls.tolist(), len(cls), inv.size, every)
         return self._cache_one
 
@@ -152,14 +152,15 @@ class PersonalHead:
         pl = p.tolist()
         exp = math.exp
         top = max(r[:n])        # softmax(log p + r) = p e^r / sum: no logarithms (p <= 1, so no overflow)
-        if every and n == len(pl):                               # every class calibrated (the usual case)
+        every = every and n == len(pl)                           # every class calibrated (the usual case)
+        if every:
             head = [(v if v > 1e-3 else 1e-3) * exp(rj - top) for v, rj in zip(pl, r)]
         else:
             head = [(pl[c] if pl[c] > 1e-3 else 1e-3) * exp(rj - top) for c, rj in zip(cls, r)]
         g = 1.0 - ((uu + min(r[n:])) / dims - self.reach) / (self.width * self.reach)
         g = 1.0 if g > 1.0 else (g if g > 0.0 else 0.0)
         share = g / sum(head)
-        if every and n == len(pl):
+        if every:
             out = [(1.0 - g) * v + share * h for v, h in zip(pl, head)]
         else:
             out = [(1.0 - g) * v for v in pl]

@@ -448,7 +448,8 @@ def card_markdown(meta: dict) -> str:
                      f"(smoothed {de['smoothed_agreement']:.1%}); the excerpt is electrode set 01 only, so it differs "
                      "from the whole person's figure above.")
     lines += noise_lines(sh.get("noise_stability"))
-    lines.append(latency_text(sh))
+    machine = ", ".join(v for v in (sh.get("machine"), sh["backend"]) if v)
+    lines.append(f"Latency on the benchmark machine ({machine}): {latency_text(sh)}.")
     lines += ["", "Limitations: one chest lead; the people are young adults on treadmills, bikes and lab floors; "
               "the motion in the ECG carries the decision, so a very still runner or a very restless sitter can "
               "fool it. Personal calibration (`ecg-activity calibrate`) adapts it to one wearer.", ""]

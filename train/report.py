@@ -9,16 +9,15 @@ import numpy as np
 
 
 def latency_text(sh: dict) -> str:
-    """The card's latency sentence; cards measured before streaming latency was recorded give the whole window."""
+    """The per-window costs measured for a file, both ways a window is paid for (files benched before the
+    streaming cost was recorded give the whole window only)."""
     whole = (f"{sh['window_ms']:.3f} ms for a window computed whole (preprocessing {sh['preprocess_ms']:.3f} + "
              f"invoke {sh['invoke_ms']:.3f})")
-    where = f"on the benchmark machine ({sh['machine']}, {sh['backend']})" if sh.get("machine") else \
-        f"on the benchmark machine ({sh['backend']})"
     if sh.get("stream_window_ms") is None:
-        return f"Latency {where}: {whole}."
-    return (f"Latency {where}: {sh['stream_window_ms']:.3f} ms per window as a live stream pays it (preprocessing "
+        return whole
+    return (f"{sh['stream_window_ms']:.3f} ms per window as a live stream pays it (preprocessing "
             f"{sh['stream_preprocess_ms']:.3f} + invoke {sh['stream_invoke_ms']:.3f}; each spectrogram frame is "
-            f"computed once), {whole}.")
+            f"computed once), {whole}")
 
 
 def _plots(res: dict, out: Path) -> list[str]:
@@ -158,7 +157,7 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
         lines += ["", "## The shipped model file", "",
                   f"- file: `{sh['file']}`, {sh['bytes']} bytes, SHA-256 `{sh['sha256'][:16]}…`, {sh['parameters']} parameters",
                   f"- per-window latency on this machine (median of {sh['latency_runs']}): "
-                  + latency_text(sh).split(": ", 1)[1]]
+                  + latency_text(sh) + "."]
         if sh.get("holdout"):
             h = sh["holdout"]
             lines.append(f"- held out of the shipped model's training: {', '.join(h['subjects'])}: int8 accuracy "
