@@ -61,6 +61,8 @@ def _recipe(a: argparse.Namespace):
         changes["spec"] = replace(changes.get("spec", r.spec), members=a.members)
     if a.time_stride:
         changes["spec"] = replace(changes.get("spec", r.spec), time_stride=a.time_stride)
+    if a.mixup is not None:
+        changes["spec"] = replace(changes.get("spec", r.spec), mixup=a.mixup)
     if a.copies:
         changes["copies"] = a.copies
     if a.no_device_augment:
@@ -194,6 +196,8 @@ def register(sub) -> None:
     s.add_argument("--members", type=positive_int, help="CNNs trained apart and averaged in one model")
     s.add_argument("--time-stride", type=positive_int,
                    help="stride of the first convolution along time (2: about half the int8 invoke)")
+    s.add_argument("--mixup", type=number(float, 0.0, 10.0, lo_open=False),
+                   help="blend training windows in pairs, shares from Beta(MIXUP, MIXUP) (0: off, the shipped)")
     s.add_argument("--copies", type=positive_int, help="copies of each window (the extra ones through random devices)")
     s.add_argument("--no-device-augment", action="store_true", help="train without device augmentation")
     s.add_argument("--max-epochs", type=positive_int, help="epochs at most (early stopping decides)")

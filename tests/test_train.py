@@ -204,3 +204,37 @@ def test_interval_over_people_spans_how_much_the_people_differ():
     wide = metrics.people_interval(y, odd, people, 3)
     assert wide["accuracy"][1] - wide["accuracy"][0] > 2 * (iv["accuracy"][1] - iv["accuracy"][0])
     assert metrics.people_interval(y, odd, people, 3) == wide and wide["people"] == 12
+
+
+def test_mixup_blends_pairs_and_its_loss_is_the_usual_one_on_unmixed_targets():
+    """--mixup: each example is blended with its partner in the reversed batch, inputs, targets and
+    weights by the same share, reproducibly; the loss that reads mixed targets is the shipped loss on
+    unmixed ones (so a recipe without mixup trains as before), masked classes included."""
+    import tensorflow as tf
+
+    from ecg_activity.train.model import ModelSpec, _mixed, partial_crossentropy, soft_crossentropy, targets
+
+    rng = np.random.default_rng(0)
+    p = tf.constant(rng.dirichlet(np.ones(4), size=6), tf.float32)
+    allowed = np.ones((6, 4), bool)
+    allowed[3:, 0] = False                                  # a dataset without class 0
+    t = tf.constant(targets(np.array([0, 1, 2, 3, 1, 2]), 4, allowed))
+    np.testing.assert_allclose(soft_crossentropy(t, p).numpy(), partial_crossentropy(t, p).numpy(), rtol=1e-5)
+
+    x = tf.constant(rng.normal(size=(6, 3, 2, 1)), tf.float32)
+    t = tf.constant(targets(np.array([0, 1, 2, 3, 0, 1]), 4))
+    w = tf.constant(rng.uniform(0.5, 2, size=6), tf.float32)
+    mx, mt, mw = (v.numpy() for v in _mixed(tf.constant(5, tf.int64), (x, t, w), 7, 0.3))
+    again = _mixed(tf.constant(5, tf.int64), (x, t, w), 7, 0.3)
+    np.testing.assert_array_equal(mx, again[0].numpy())
+    share = mt[np.arange(6), [0, 1, 2, 3, 0, 1]] - 1.0       # each example's own class keeps its share
+    assert ((share >= 0) & (share <= 1)).all() and np.ptp(share) > 0.05
+    partner = x.numpy()[::-1]
+    for i in range(6):
+        np.testing.assert_allclose(mx[i], share[i] * x.numpy()[i] + (1 - share[i]) * partner[i], atol=1e-5)
+        np.testing.assert_allclose(mw[i], share[i] * w.numpy()[i] + (1 - share[i]) * w.numpy()[::-1][i], atol=1e-5)
+    np.testing.assert_allclose(mt.sum(1), t.numpy().sum(1), atol=1e-5)      # still one truth per example
+    spec = ModelSpec(mixup=0.3)
+    assert ModelSpec.from_training(spec.to_dict()) == spec and ModelSpec.from_training({}).mixup == 0.0
+    with pytest.raises(ValueError):
+        ModelSpec(mixup=-1)

@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from dataclasses import asdict, dataclass  # noqa: E402
+from dataclasses import asdict, dataclass, replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -31,12 +31,16 @@ class ModelSpec:
     members: int = 1              # CNNs trained with successive seeds, probabilities averaged in one model
     time_stride: int = 1          # the first convolution's stride along time (2: every later layer sees
                                   # half the frames, about half the int8 invoke; measured in the README)
+    mixup: float = 0.0            # > 0: each training batch mixed with itself reversed, Beta(mixup, mixup)
+                                  # shares of inputs, targets and weights (0: off, the shipped recipes)
 
     def __post_init__(self):
         if self.members < 1:
             raise ValueError("members must be at least 1")
         if self.time_stride < 1:
             raise ValueError("time_stride must be at least 1")
+        if not 0.0 <= self.mixup <= 10.0:
+            raise ValueError("mixup must be in [0, 10]")
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r} (choose from {', '.join(HEADS)})")
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
@@ -51,7 +55,7 @@ class ModelSpec:
         """From a model's ``training`` metadata; models written before the head existed pooled globally."""
         return cls(tuple(training.get("filters") or DEFAULT_FILTERS), training.get("head", "global"),
                    bool(training.get("augment", False)), int(training.get("members", 1)),
-                   int(training.get("time_stride", 1)))
+                   int(training.get("time_stride", 1)), float(training.get("mixup", 0.0)))
 
 
 def build_cnn(n_classes: int, shape: tuple[int, int], filters: tuple[int, ...] = DEFAULT_FILTERS,
@@ -91,7 +95,7 @@ TIME_MASK = 12         # at most this many time frames blanked per training exam
 
 
 def _dataset(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, batch_size: int, seed: int, augment: bool,
-             shuffle: bool = True):
+             shuffle: bool = True, mixup: float = 0.0):
     """tf.data pipeline; with ``augment``, SpecAugment-style masking: one random frequency band and one
     time span set to 0 (the per-window mean).  It stops the network from leaning on any one band or
     beat, which is what generalises to people it never saw (measured: +7 points on the hardest
@@ -118,7 +122,30 @@ def _dataset(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, batch_size: int
         ds = ds.shuffle(len(t), seed=seed, reshuffle_each_iteration=True)
     if augment:
         ds = ds.enumerate().map(mask)
-    return ds.batch(batch_size)
+    ds = ds.batch(batch_size)
+    if mixup > 0:
+        ds = ds.enumerate().map(lambda i, b: _mixed(i, b, seed, mixup))
+    return ds
+
+
+def _mixed(i, batch: tuple, seed: int, alpha: float) -> tuple:
+    """Mixup: every example of a batch blended with its partner in the reversed batch, by a share
+    drawn from Beta(alpha, alpha) (two stateless gammas, so training stays reproducible).  Targets mix
+    as well, which ``soft_crossentropy`` reads as class shares."""
+    import tensorflow as tf
+
+    n = tf.shape(batch[0])[0]
+    key = tf.stack([tf.constant(seed, tf.int64), i])
+    g1 = tf.random.stateless_gamma((n,), seed=key, alpha=alpha)
+    g2 = tf.random.stateless_gamma((n,), seed=key + 1, alpha=alpha)
+    lam = g1 / (g1 + g2 + 1e-12)
+
+    def blend(v):
+        shape = tf.concat([[n], tf.ones(tf.rank(v) - 1, tf.int32)], 0)
+        lv = tf.reshape(tf.cast(lam, v.dtype), shape)
+        return lv * v + (1 - lv) * tf.reverse(v, [0])
+
+    return tuple(blend(v) for v in batch)
 
 
 def targets(y: np.ndarray, n_classes: int, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -141,6 +168,18 @@ def partial_crossentropy(t, p):
     return -tf.math.log(true + eps) + tf.math.log(allowed + eps)
 
 
+def soft_crossentropy(t, p):
+    """``partial_crossentropy`` for mixed targets: ``max(t - 1, 0)`` is each class's share of the truth
+    and ``min(t, 1)`` whether the dataset can show it; on unmixed targets it is the same loss."""
+    import tensorflow as tf
+
+    eps = 1e-7
+    share = tf.nn.relu(t - 1.0)
+    allowed = tf.reduce_sum(p * tf.minimum(t, 1.0), axis=-1)
+    return -tf.reduce_sum(share * tf.math.log(p + eps), axis=-1) \
+        + tf.reduce_sum(share, axis=-1) * tf.math.log(allowed + eps)
+
+
 def target_accuracy(t, p):
     import tensorflow as tf
 
@@ -152,7 +191,8 @@ def load(path):
     our own loss and metric, and Keras rebuilds a nested model's compile state even with
     ``compile=False``, so it must be able to find them by name."""
     return keras().models.load_model(path, compile=False, custom_objects={
-        "partial_crossentropy": partial_crossentropy, "target_accuracy": target_accuracy})
+        "partial_crossentropy": partial_crossentropy, "soft_crossentropy": soft_crossentropy,
+        "target_accuracy": target_accuracy})
 
 
 def balanced_weights(y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
@@ -209,7 +249,7 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
     seed, seed+1, ...), so they err differently and their average is steadier on people none of
     them saw; the history holds the members' histories."""
     if spec.members > 1:
-        single = ModelSpec(spec.filters, spec.head, spec.augment, time_stride=spec.time_stride)
+        single = replace(spec, members=1)
         runs = [fit(x, y, n_classes, epochs, seed + i, batch_size, validation, verbose, single, allowed, groups,
                     patience, min_epochs) for i in range(spec.members)]
         hist = {"members": [h for _, h in runs], "best_epoch": [h["best_epoch"] for _, h in runs]}
@@ -218,8 +258,10 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
     k = keras()
     k.utils.set_random_seed(seed)
     model = build_cnn(n_classes, x.shape[1:3], filters=spec.filters, head=spec.head, time_stride=spec.time_stride)
-    model.compile(k.optimizers.Adam(2e-3), partial_crossentropy, metrics=[target_accuracy])
-    train = _dataset(x, targets(y, n_classes, allowed), balanced_weights(y, groups), batch_size, seed, spec.augment)
+    model.compile(k.optimizers.Adam(2e-3), soft_crossentropy if spec.mixup else partial_crossentropy,
+                  metrics=[target_accuracy])
+    train = _dataset(x, targets(y, n_classes, allowed), balanced_weights(y, groups), batch_size, seed, spec.augment,
+                     mixup=spec.mixup)
     val = None
     callbacks = []
     if validation is not None and len(validation[1]):
