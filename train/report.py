@@ -86,6 +86,7 @@ def recipe_text(r: dict, meta: dict | None = None) -> str:
             + f", one normalisation per window; {sp['members']} CNN(s) of {', '.join(map(str, sp['filters']))} "
             f"channels averaged in one int8 file"
             + (f" (first convolution every {sp['time_stride']} frames)" if sp.get("time_stride", 1) > 1 else "")
+            + (f", windows blended in pairs (mixup {sp['mixup']:g})" if sp.get("mixup") else "")
             + f"; trained on {', '.join(r['datasets'])}"
             + (" with the classes each dataset lacks masked out" if r.get("mask_absent") else "")
             + f", {r['copies']} copies of every window ({r['copies'] - 1} through random "
