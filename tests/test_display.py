@@ -138,7 +138,8 @@ def test_keys_label_mark_pause_and_quit_in_a_real_terminal(tmp_path):
             time.sleep(0.2)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-    events = decode_capture(str(cap)).events
+    # a starved machine may also stall the virtual link: its disconnect/reconnect events are real ones
+    events = [e for e in decode_capture(str(cap)).events if e.kind not in ("disconnect", "reconnect")]
     kinds = [e.kind for e in events]
     assert kinds[:4] == ["label", "marker", "pause", "resume"], kinds
     assert events[0].detail == {"label": "walk"} and events[1].detail == {"n": 1}
