@@ -143,13 +143,35 @@ class PersonalHead:
         window on x86, this one 6.2.  A test checks both forms give the same numbers."""
         if self.centres is None:
             return self.apply(p, e[None])[0]
-        inv, m, k, cls, n, dims, every = self._folded_one()
-        u = e * inv
+        return self._decide(p.tolist(), e * self._folded_one()[0])
+
+    def apply_int8(self, q_probs: np.ndarray, probs_quant: tuple[float, int], q_embedding: np.ndarray,
+                   embedding_quant: tuple[float, int]) -> np.ndarray:
+        """``apply_one`` straight from the interpreter's int8 outputs, each with its (scale, zero point):
+        the embedding's dequantization is folded into the head's standardisation (``u = q * a - b``, two
+        numpy calls instead of five) and the handful of probabilities are dequantized as plain floats.
+        2.3 us less a window than dequantizing first on x86 (measured); the same numbers as ``apply`` on
+        the dequantized outputs (a test)."""
+        ps, pz = probs_quant
+        if self.centres is None:
+            e = (np.asarray(q_embedding, dtype=np.float64) - embedding_quant[1]) * embedding_quant[0]
+            return self.apply(((np.asarray(q_probs, dtype=np.float64) - pz) * ps)[None], e[None])[0]
+        cache = getattr(self, "_cache_int8", None)
+        if cache is None or cache[0] != embedding_quant:
+            a = float(embedding_quant[0]) * self._folded_one()[0]
+            cache = self._cache_int8 = (embedding_quant, a, float(embedding_quant[1]) * a)
+        u = q_embedding * cache[1]
+        u -= cache[2]
+        return self._decide([(v - pz) * ps for v in q_probs.tolist()], u)
+
+    def _decide(self, pl: list[float], u: np.ndarray) -> np.ndarray:
+        """The one-window head on the base probabilities (plain floats) and the embedding already
+        multiplied by the gate's inverse spreads (``u``, raw embedding units times ``inv``)."""
+        _, m, k, cls, n, dims, every = self._folded_one()
         r = u.dot(m)                   # (ndarray.dot: half the call overhead of @ for one row, measured)
         r += k
         r = r.tolist()
         uu = float(u.dot(u))
-        pl = p.tolist()
         exp = math.exp
         top = max(r[:n])        # softmax(log p + r) = p e^r / sum: no logarithms (p <= 1, so no overflow)
         every = every and n == len(pl)                           # every class calibrated (the usual case)

@@ -135,8 +135,9 @@ class ModelBundle:
         """Class probabilities (dequantized) for one spectrogram (through the personal head, if calibrated)."""
         if self.head is None:
             return invoke_int8(self.interpreter, spec)
-        probs, emb = invoke_int8(self.interpreter, spec, embedding=True)
-        return self.head.apply_one(probs, emb)
+        out, emb = run_int8(self.interpreter, spec)
+        get = self.interpreter.get_tensor
+        return self.head.apply_int8(get(out[0])[0], out[1:], get(emb[0])[0], emb[1:])
 
     def predict_batch(self, specs: np.ndarray) -> np.ndarray:
         """Probabilities for many spectrograms in one invoke per ``BATCH`` (a second interpreter whose
@@ -228,14 +229,21 @@ def _quantize(x: np.ndarray, io: tuple) -> np.ndarray:
     return v.astype(np.int8)
 
 
+def run_int8(interp, spec: np.ndarray) -> tuple[tuple, tuple | None]:
+    """Quantize one spectrogram into a full-int8 interpreter and invoke it; the (tensor index, scale,
+    zero point) of its probabilities and of its embedding (or None), to be read before the next invoke."""
+    inp, out, emb = _io(interp)
+    interp.set_tensor(inp[0], _quantize(spec, inp)[None, :, :, None])
+    interp.invoke()
+    return out, emb
+
+
 def invoke_int8(interp, spec: np.ndarray, embedding: bool = False):
     """Quantize one spectrogram, run a full-int8 interpreter, dequantize its probabilities (and, with
     ``embedding``, also return its embedding).
 
     The one place this happens: the edge runner, calibration and training's int8 evaluation call it."""
-    inp, out, emb = _io(interp)
-    interp.set_tensor(inp[0], _quantize(spec, inp)[None, :, :, None])
-    interp.invoke()
+    out, emb = run_int8(interp, spec)
     probs = _dequantize(interp, out)
     if embedding:
         return probs, (None if emb is None else _dequantize(interp, emb))

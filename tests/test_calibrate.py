@@ -129,7 +129,7 @@ def test_the_live_one_window_form_equals_the_batch_form():
     """The live path decides one window at a time through ``apply_one`` (plain floats, the gate distance
     expanded into one matrix product), a replay through the array form: the same numbers for a head over
     every class, over some classes, and across the gate's whole range (open, closing, shut), from the
-    interpreter's float32 outputs."""
+    interpreter's float32 outputs and from its int8 outputs (``apply_int8``, the live model's form)."""
     from ecg_activity.edge.calibration import PersonalHead, fit_head
 
     rng = np.random.default_rng(1)
@@ -148,6 +148,14 @@ def test_the_live_one_window_form_equals_the_batch_form():
         batch = head.apply(pp, probe)
         one = np.stack([head.apply_one(p, e) for p, e in zip(pp, probe)])
         np.testing.assert_allclose(one, batch, rtol=0, atol=1e-12, err_msg=name)
+    # the live model reads the interpreter's int8 outputs: dequantization folded into the head, same numbers
+    es, ez, ps, pz = 0.26, -9, 1 / 256, -128        # (the probe fits the embedding's int8 range)
+    qe = np.clip(np.round(probe / es) + ez, -128, 127).astype(np.int8)
+    qp = np.clip(np.round(pp / ps) + pz, -128, 127).astype(np.int8)
+    for name, head in heads.items():
+        batch = head.apply((qp.astype(np.float64) - pz) * ps, (qe.astype(np.float64) - ez) * es)
+        live = np.stack([head.apply_int8(p, (ps, pz), e, (es, ez)) for p, e in zip(qp, qe)])
+        np.testing.assert_allclose(live, batch, rtol=0, atol=1e-12, err_msg=name)
     base = pp / pp.sum(axis=1, keepdims=True, dtype=np.float64)
     shut = np.abs(heads["every class"].apply(pp, probe) - base).max(axis=1) < 1e-9
     assert shut[-5:].all() and not shut[:90].any()       # far out only the base model decides; near, the head
