@@ -263,7 +263,8 @@ def discriminant(xs: np.ndarray, t: np.ndarray, k: int, shrink: float = SHRINK) 
     mu = np.stack([xs[t == i].mean(axis=0) for i in range(k)])
     r = xs - mu[t]
     cov = r.T @ r / max(len(xs) - k, 1)
-    cov = (1.0 - shrink) * cov + shrink * np.eye(cov.shape[0]) * np.trace(cov) / cov.shape[0]
+    level = max(float(np.trace(cov)) / cov.shape[0], 1e-6)      # (windows all alike: still invertible)
+    cov = (1.0 - shrink) * cov + max(shrink, 1e-6) * level * np.eye(cov.shape[0])
     w = np.linalg.solve(cov, mu.T)
     return w, -0.5 * np.einsum("kd,dk->k", mu, w)
 

@@ -195,7 +195,8 @@ def test_a_head_from_before_the_gate_still_loads_and_a_broken_gate_is_refused():
 def test_the_heads_prior_discriminant_uses_how_features_vary_together():
     """The personal head is pulled towards a shrunk linear discriminant: with noise shared by every
     feature and the classes apart along a quiet direction, the discriminant separates new windows that
-    nearest-centre (full shrinkage) cannot; with fewer windows than features it still inverts."""
+    nearest-centre (full shrinkage) cannot; with fewer windows than features, or windows all alike, it
+    still inverts."""
     from ecg_activity.edge.calibration import discriminant
 
     rng = np.random.default_rng(3)
@@ -219,5 +220,6 @@ def test_the_heads_prior_discriminant_uses_how_features_vary_together():
         acc[shrink] = np.mean((new @ w + b).argmax(1) == tn)
     assert acc[0.05] > 0.9 and acc[1.0] < 0.75, acc            # (measured: 0.95 and 0.56-0.64 over seeds)
     few, tf = windows(8)                                      # 16 windows, 24 features
-    w, b = discriminant(few, tf, 2, 0.6)
-    assert np.isfinite(w).all() and np.isfinite(b).all()
+    for x, t in ((few, tf), (np.zeros((16, d)), tf)):         # ... and windows all alike
+        w, b = discriminant(x, t, 2, 0.6)
+        assert np.isfinite(w).all() and np.isfinite(b).all()
