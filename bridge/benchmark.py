@@ -26,6 +26,8 @@ def _payloads(protocol: str, x: np.ndarray, read_size: int) -> list[bytes]:
 
 
 def bench(protocol: str, seconds: float, read_size: int = 4096, repeats: int = 3) -> float:
+    """Best-of-``repeats`` decoder throughput (samples/s) for ``seconds`` of random 24-bit signal cut into
+    ``read_size``-byte transport reads: the decoder must keep up with any link, so it is measured alone."""
     rate = 250 if protocol != "polar" else 130
     x = np.random.default_rng(0).integers(-(1 << 23), 1 << 23, int(seconds * rate))
     payloads = _payloads(protocol, x, read_size)
@@ -43,6 +45,8 @@ def bench(protocol: str, seconds: float, read_size: int = 4096, repeats: int = 3
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m ecg_activity.bridge.benchmark``: print the decoders' throughput per read size (a benchmark, not
+    a test: speed targets live here)."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=3600.0, help="recording length to decode")
     ap.add_argument("--read-sizes", default="512,4096,65536", help="bytes per transport read (comma-separated)")

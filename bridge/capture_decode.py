@@ -79,6 +79,9 @@ def _blocks(reader: CaptureReader, tally: CaptureTally) -> Iterator[SampleBlock]
 
 @dataclass
 class DecodedCapture:
+    """A whole capture decoded in memory (tests and small tools): its header, sample blocks, link events,
+    decoder tallies and, if reading stopped early, why.  Long captures go through ``iter_capture`` instead."""
+
     header: CaptureHeader
     blocks: list[SampleBlock]
     events: list[LinkEvent]

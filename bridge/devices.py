@@ -8,6 +8,8 @@ from serial.tools import list_ports
 
 
 def serial_ports() -> list[tuple[str, str]]:
+    """(device, description) of every serial port pyserial sees, sorted by name: what ``devices`` lists so a
+    field tester can find the wearable's port (USB or Bluetooth RFCOMM)."""
     return [(p.device, p.description or "") for p in sorted(list_ports.comports(), key=lambda p: p.device)]
 
 

@@ -26,6 +26,9 @@ FORMATS = ("csv", "edf", "bdf")
 
 @dataclass
 class ExportResult:
+    """What ``export`` wrote: samples, format, and the damage that ended reading early (the export keeps
+    everything before it)."""
+
     samples: int
     fmt: str
     damage: object = None          # the CaptureError that stopped reading, if any
@@ -41,6 +44,9 @@ def choose_format(output: str, fmt: str | None) -> str:
 
 def export(capture: str, output: str, fmt: str | None = None, force: bool = False,
            stream: str = "ecg") -> ExportResult:
+    """Write a capture's ECG (or its accelerometer/heart-rate stream as CSV) to ``output`` in ``fmt`` (from the
+    file name when None).  Written to a temporary file and renamed, so a failed export never leaves half a
+    file, and never onto the capture it reads (``force`` overwrites other files only)."""
     fmt = choose_format(output, fmt)
     if stream != "ecg" and fmt != "csv":
         raise OutputError(f"the {stream} stream exports as CSV (-o FILE.csv)")

@@ -30,6 +30,9 @@ CSV_MV_PER_COUNT = 0.001            # 1 µV: finer than any ECG front end
 
 @dataclass
 class Imported:
+    """One recording read from a foreign file (CSV, EDF/BDF, WFDB) in integer counts with its explicit scale:
+    what ``write_capture`` turns into a capture that replays like a recorded one."""
+
     counts: np.ndarray                      # int32 (n,)
     rate_hz: float
     mv_per_count: float
@@ -39,6 +42,8 @@ class Imported:
 
 
 def detect_format(path: str) -> str:
+    """The import format from the file name (csv, edf, bdf, wfdb); a name that says nothing is refused in one
+    line rather than guessed."""
     p = Path(path)
     if p.suffix.lower() in (".csv", ".txt", ".gz"):
         return "csv"
@@ -163,6 +168,8 @@ def read_wfdb(path: str, channel: int | None) -> Imported:
 
 def read_any(path: str, fmt: str | None = None, rate_hz: float | None = None, mv_per_count: float | None = None,
              channel: int | None = None) -> Imported:
+    """Read ``path`` in its format (``fmt``, or from its name) as counts with their scale, refusing a missing
+    file or an unknown format in one line."""
     fmt = fmt or detect_format(path)
     if not Path(path).exists() and not (fmt == "wfdb" and Path(path).with_suffix(".hea").exists()):
         raise SourceError(f"{path} does not exist")
@@ -209,6 +216,8 @@ def write_capture(rec: Imported, out: str, label: str | None = None, source: str
 def import_recording(path: str, out: str, fmt: str | None = None, rate_hz: float | None = None,
                      mv_per_count: float | None = None, channel: int | None = None, label: str | None = None,
                      known_labels: tuple[str, ...] = ()) -> dict:
+    """``ecg-activity import``: a foreign recording written as a new capture ``out`` (never over an existing
+    file), labels kept; returns the JSON summary the command prints."""
     rec = read_any(path, fmt, rate_hz, mv_per_count, channel)
     if Path(out).exists():
         raise OutputError(f"{out} already exists; captures are never overwritten")

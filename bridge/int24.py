@@ -35,6 +35,8 @@ def unpack_le24_offset_binary(raw: bytes | memoryview) -> np.ndarray:
 
 
 def pack_le24_offset_binary(values: np.ndarray) -> bytes:
+    """Samples as little-endian 24-bit offset binary (0x800000 = zero), the Attys wire form; values outside
+    the signed 24-bit range are refused rather than wrapped."""
     v = np.asarray(values, dtype=np.int64).ravel()
     if v.size and (v.min() < INT24_MIN or v.max() > INT24_MAX):
         raise ValueError("sample outside the signed 24-bit range")

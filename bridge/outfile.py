@@ -18,6 +18,8 @@ from .errors import OutputError
 
 
 def is_capture(path: str | os.PathLike) -> bool:
+    """True when ``path`` starts with the capture magic: what output guards check so that no command writes over
+    a recording."""
     try:
         with open(path, "rb") as f:
             return f.read(len(MAGIC)) == MAGIC

@@ -163,6 +163,8 @@ def decode_heart_rate(data: bytes) -> dict:
 
 
 def encode_heart_rate(bpm: int, rr_ms: list[float], contact: bool = True) -> bytes:
+    """A Heart Rate Measurement notification (GATT 0x2A37: uint8 bpm, contact bits, RR in 1/1024 s) as the
+    Polar H10 sends it: the virtual wearable's bytes, so the decoder is tested on the real layout."""
     flags = 0x04 | (0x02 if contact else 0) | (0x10 if rr_ms else 0)
     out = bytes([flags, bpm & 0xFF])
     for r in rr_ms:
@@ -171,6 +173,7 @@ def encode_heart_rate(bpm: int, rr_ms: list[float], contact: bool = True) -> byt
 
 
 def decode_battery(data: bytes) -> dict:
+    """The Battery Level characteristic (one byte, percent); anything else is a malformed frame."""
     if len(data) < 1 or data[0] > 100:
         raise AccFrameError("battery level is one byte, 0..100")
     return {"percent": data[0]}

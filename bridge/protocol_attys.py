@@ -35,6 +35,8 @@ WATCHDOG_S = 2.0
 
 
 def mv_per_count(gain_index: int = 0) -> float:
+    """Millivolts per ADC count at the ADS1292's ``gain_index`` (2.42 V reference, 24 bits): the explicit scale
+    that keeps counts and millivolts apart."""
     return ADC_REF_V * 1000.0 / float(1 << 23) / GAIN_FACTORS[gain_index]
 
 
@@ -84,6 +86,10 @@ def _decode_rows(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class AttysDecoder(Decoder):
+    """Attys base64 lines (two 24-bit channels, 8-bit sample counter, no checksum) to sample blocks.  A row
+    is held until the next line's counter confirms it, so a line damaged in flight is counted and dropped
+    instead of decoded as signal, and loss across the counter's wrap at 256 is counted."""
+
     name = "attys"
 
     def __init__(self, rate_hz: float = 250.0, mv_per_count: float = mv_per_count(0), channels: int = 2) -> None:

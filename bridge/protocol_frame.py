@@ -28,6 +28,7 @@ _HEADER = struct.Struct("<2sBBHBB")
 
 
 def frame_length(channels: int, n: int) -> int:
+    """Bytes on the wire of one of our frames with ``channels`` channels and ``n`` samples each."""
     return HEADER_LEN + 3 * channels * n + CRC_LEN
 
 

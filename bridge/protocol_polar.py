@@ -38,6 +38,8 @@ _HEAD = struct.Struct("<BQB")
 
 
 def encode_notification(samples_uv: np.ndarray, last_timestamp_ns: int) -> bytes:
+    """A Polar PMD ECG notification (type 0, timestamp, frame type 0, 24-bit µV samples) as the H10 sends it:
+    the virtual wearable's bytes."""
     return _HEAD.pack(MEASUREMENT_ECG, last_timestamp_ns, 0) + pack_le24_signed(samples_uv)
 
 

@@ -27,6 +27,8 @@ _loaded: dict = {}
 
 
 class UnknownProtocol(SourceError, ValueError):
+    """A protocol name no class registers (a usage error: one line naming the known ones)."""
+
     pass
 
 

@@ -14,6 +14,9 @@ DEMO_EXCERPT = DATA_DIR / "demo_excerpt.npz"
 
 @dataclass
 class Recording:
+    """A single-lead recording in integer counts with its scale and labelled segments: the one form datasets,
+    imported files and the demo excerpt share on their way to windows."""
+
     counts: np.ndarray                  # int32, (n,) single lead
     rate_hz: float
     mv_per_count: float

@@ -25,6 +25,9 @@ from .recording import Recording, to_rate
 
 @dataclass
 class FaultPlan:
+    """What the virtual wearable does wrong, reproducibly (``seed``): lost and damaged frames, line noise, a
+    silent pause; the faults a field link shows, injected so every counter can be checked against the log."""
+
     drop: float = 0.0            # probability that a frame is never sent
     corrupt: float = 0.0         # probability that a frame is damaged in flight
     noise_every_s: float = 0.0   # a burst of random bytes between frames this often
@@ -36,6 +39,9 @@ class FaultPlan:
 
 @dataclass
 class FaultLog:
+    """What the virtual wearable actually did (frames and samples sent, lost, damaged, noise): the ground truth
+    the receiver's counts are compared with."""
+
     frames_sent: int = 0
     samples_sent: int = 0
     dropped_frames: int = 0
@@ -63,6 +69,8 @@ def device_samples(rec: Recording, protocol: str) -> Recording:
 
 @dataclass
 class DeviceFrame:
+    """One encoded frame and the stream index of its first sample."""
+
     data: bytes
     first_index: int
     n: int
@@ -74,6 +82,7 @@ def device_frames(dev: Recording, protocol: str, start_frame: int = 0, t0_ns: in
 
 
 def frame_count(dev: Recording, protocol: str) -> int:
+    """How many frames ``protocol`` needs to send all of ``dev``."""
     per = get_protocol(protocol).frame_samples
     return (dev.counts.size + per - 1) // per
 
@@ -93,6 +102,9 @@ def iter_device_frames(dev: Recording, protocol: str, start_frame: int = 0,
 
 
 class FaultInjector:
+    """Applies a ``FaultPlan`` frame by frame (drop, corrupt, noise bursts, pause) and logs every fault, so a
+    simulated link is as bad as asked and the damage is known exactly."""
+
     def __init__(self, plan: FaultPlan, protocol: str) -> None:
         self.plan = plan
         self.protocol = get_protocol(protocol)
@@ -274,5 +286,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def write_fault_log(log: FaultLog, path: str) -> None:
+    """The fault log as JSON (``simulate --fault-log``): what a test or a developer compares the receiver's
+    counts with."""
     with open(path, "w") as f:
         json.dump(log.as_dict(), f)

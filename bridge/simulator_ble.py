@@ -94,6 +94,9 @@ def beat_times(x: np.ndarray, rate_hz: float) -> np.ndarray:
 
 
 class VirtualPolarClient:
+    """A stand-in for ``bleak.BleakClient`` (same methods) that connects to a ``VirtualPolarH10`` and delivers
+    its byte-exact notifications: the BLE seam, tested without a radio."""
+
     def __init__(self, device: VirtualPolarH10, disconnected_callback: Callable | None) -> None:
         self.device = device
         self._disconnected_callback = disconnected_callback

@@ -24,6 +24,7 @@ from .protocols import get_protocol
 from .transport_serial import TransportError
 
 def default_client_factory(target: Any, disconnected_callback: Callable) -> Any:
+    """A real ``BleakClient`` (bleak imported only when BLE is used); tests pass a factory for the virtual H10."""
     from bleak import BleakClient
 
     return BleakClient(target, disconnected_callback=disconnected_callback)
@@ -52,6 +53,10 @@ def _looks_like_address(s: str) -> bool:
 
 
 class BleTransport:
+    """A BLE wearable as a stream of notification packets: finds the device, connects, starts the protocol's
+    measurement, and on a lost link reconnects with backoff, recording each disconnect and reconnect as an
+    event so the gap is accounted for."""
+
     def __init__(self, target: str, protocol: str, client_factory: Callable = default_client_factory,
                  finder: Callable | None = default_finder, scan_timeout_s: float = 10.0,
                  backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0), stop: threading.Event | None = None,

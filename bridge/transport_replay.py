@@ -12,6 +12,9 @@ from .protocols import get_protocol
 
 
 class ReplayTransport:
+    """A capture played back as the packets it recorded, at the recorded pace or as fast as possible: replay
+    goes through the same decoder and pipeline as a live link, so it is bit-exact with it."""
+
     def __init__(self, path: str, speed: float | None = None, stop: threading.Event | None = None) -> None:
         """``speed`` None or <= 0 means as fast as possible."""
         self.reader = CaptureReader(path)

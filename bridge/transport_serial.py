@@ -22,6 +22,10 @@ class TransportError(SourceError):
 
 
 class SerialTransport:
+    """A serial wearable (USB, Bluetooth RFCOMM, or any pyserial URL) as a stream of read packets: sends the
+    protocol's start-up commands, watches for silence, and reopens the port with backoff when it goes away,
+    recording each event so the gap is accounted for."""
+
     def __init__(self, url: str, baudrate: int = 115200, startup_commands: tuple[bytes, ...] = (),
                  start_command: bytes | None = None, ack: bytes = b"OK\r\n", watchdog_s: float | None = 2.0,
                  backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0), read_timeout_s: float = 0.05,

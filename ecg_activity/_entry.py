@@ -7,6 +7,7 @@ from . import interrupts
 
 
 def run() -> None:
+    """The console script: Ctrl-C during start-up exits 130 quietly instead of printing an import traceback."""
     interrupts.install()
     try:
         from .cli import main

@@ -17,6 +17,8 @@ MAX_DURATION_S = 366 * 24 * 3600.0
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2): bad input gets one line, not a usage dump."""
+
     def error(self, message: str) -> None:   # one line, exit 2 (argparse's own default prints usage too)
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(2)
@@ -57,6 +59,8 @@ def speed(s: str) -> float:
 
 
 def add_source_args(p: argparse.ArgumentParser, protocols: list[str]) -> None:
+    """The options every command that reads a wearable shares (source, protocol, baud, rate, scale, and the
+    virtual wearable's recording and speed)."""
     p.add_argument("--source", "-s", required=True,
                    help="serial port or pyserial URL (/dev/ttyUSB0, /dev/rfcomm0, loop://), ble:NAME-OR-ADDRESS, "
                         "sim:" + "|sim:".join(protocols) + " (virtual wearable) or a .ecgcap capture")
@@ -74,6 +78,7 @@ def add_source_args(p: argparse.ArgumentParser, protocols: list[str]) -> None:
 
 
 def add_fault_args(p: argparse.ArgumentParser) -> None:
+    """The virtual wearable's fault options (drop, corrupt, line noise, pause, seed)."""
     g = p.add_argument_group("fault injection (virtual wearable)")
     g.add_argument("--drop", type=probability, default=0.0, help="probability a frame is lost")
     g.add_argument("--corrupt", type=probability, default=0.0, help="probability a frame is damaged")
@@ -87,6 +92,7 @@ def add_fault_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_output_args(p: argparse.ArgumentParser, record_flag: bool = True) -> None:
+    """The sink options (``--out URL`` repeatable, and the ``--jsonl``/``--record`` shorthands)."""
     p.add_argument("--out", action="append", default=[], metavar="URL",
                    help="an output, repeatable: capture:FILE.ecgcap, jsonl:FILE (jsonl:- = stdout), "
                         "mqtt://HOST[:PORT]/PREFIX/DEVICE, lsl:NAME (Lab Streaming Layer)")
@@ -96,6 +102,7 @@ def add_output_args(p: argparse.ArgumentParser, record_flag: bool = True) -> Non
 
 
 def output_urls(a: argparse.Namespace) -> list[str]:
+    """Every sink URL the options ask for, shorthands included."""
     urls = list(a.out)
     if getattr(a, "jsonl", None):
         urls.append("jsonl:" + a.jsonl)

@@ -29,6 +29,9 @@ from .sinks import Sink
 
 @dataclass
 class LabelledEmbeddings:
+    """The wearer's clean windows as the base model sees them (embeddings and probabilities) with their labels:
+    all a personal head is fitted on."""
+
     embeddings: np.ndarray          # (windows, features)
     probs: np.ndarray               # the base model's probabilities
     y: np.ndarray                   # class index per window
@@ -135,6 +138,8 @@ def calibrate(model: str, captures: list[str], output: str, min_seconds: float |
 
 
 def card(meta: ModelMeta) -> str:
+    """The personal model's small card: base model and its SHA-256, calibrated classes and minutes, and what
+    happens to the classes left out."""
     c = meta.calibration
     secs = ", ".join(f"{k} {v / 60:.1f} min" for k, v in c["seconds_per_class"].items() if v)
     return "\n".join([
@@ -152,6 +157,7 @@ def card(meta: ModelMeta) -> str:
 
 
 def summary_json(d: dict) -> str:
+    """The one JSON line ``calibrate`` prints."""
     return json.dumps(d)
 
 

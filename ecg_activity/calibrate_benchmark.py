@@ -49,6 +49,7 @@ def labelled_captures(folder: Path, subject: str, electrodes=("01", "02")) -> tu
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print the calibration time and the calibrated model's per-window cost against its base model."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--subject", default="05", help="ecg-motion-artefacts person (01-10)")

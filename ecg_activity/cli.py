@@ -21,6 +21,7 @@ Fail = EcgActivityError
 
 
 def build_parser() -> Parser:
+    """The ``ecg-activity`` parser, each layer's commands registered by its own module."""
     from . import cli_bridge, cli_edge, cli_fleet, cli_train
 
     p = Parser(prog="ecg-activity", description="Live physical-activity recognition from a wearable ECG.")
@@ -32,6 +33,8 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the one place errors become a line and an exit code (an EcgActivityError's own, usage
+    2, Ctrl-C 130), never a traceback."""
     from . import interrupts
 
     try:

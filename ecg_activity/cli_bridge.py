@@ -13,12 +13,14 @@ from .args import add_fault_args, add_output_args, add_source_args, duration, nu
 
 
 def protocol_names() -> list[str]:
+    """The registered wire protocols, for choices and help."""
     from .bridge.protocols import PROTOCOLS
 
     return list(PROTOCOLS)
 
 
 def fault_plan(a: argparse.Namespace):
+    """The ``FaultPlan`` the fault options describe."""
     from .bridge.simulator import FaultPlan
 
     return FaultPlan(drop=a.drop, corrupt=a.corrupt, noise_every_s=a.noise_every, pause_at_s=a.pause_at,
@@ -40,6 +42,7 @@ def open_from_args(a: argparse.Namespace, stop: threading.Event | None = None, l
 
 
 def default_capture_name(label: str | None) -> str:
+    """A capture name that does not collide (time stamp, and the label when given)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"capture-{stamp}{'-' + label if label else ''}.ecgcap"
 
@@ -47,6 +50,7 @@ def default_capture_name(label: str | None) -> str:
 # -- commands -------------------------------------------------------------
 
 def cmd_devices(a: argparse.Namespace) -> int:
+    """``devices``: list serial ports and, with a radio, nearby BLE wearables."""
     from .bridge.devices import ble_scan, serial_ports
 
     ports = serial_ports()
@@ -66,6 +70,8 @@ def cmd_devices(a: argparse.Namespace) -> int:
 
 
 def cmd_record(a: argparse.Namespace) -> int:
+    """``record``: the raw stream to a new capture (exclusive create, flushed, 0600) plus any other sinks, until
+    Ctrl-C or ``--duration``."""
     from .session import Session, stop_on_signals
     from .sinks import open_sink
     from .sinks.capture import CaptureSink
@@ -83,6 +89,8 @@ def cmd_record(a: argparse.Namespace) -> int:
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
+    """``simulate``: a virtual wearable on a pseudo-terminal playing a real recording with the asked faults; it
+    prints the pty path for a reader to open."""
     from .bridge.capture import create_private, write_fully
     from .bridge.errors import SourceError, UsageError
     from .bridge.protocols import get_protocol
@@ -119,6 +127,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
+    """``info``: a capture's header, start time, duration, frames, gaps and damage, read to the end whatever
+    its state."""
     from datetime import datetime, timezone
 
     from .bridge.capture_decode import iter_capture
@@ -157,6 +167,8 @@ def report_damage(error) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    """``export``: a capture's samples to CSV/EDF/BDF; damage inside the capture exports what precedes it and
+    exits 1 (a torn last chunk, as a kill leaves, only warns)."""
     from .bridge.export import export
 
     res = export(a.capture, a.output, a.format, a.force, a.stream)
@@ -165,6 +177,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    """``import``: a foreign recording (CSV, EDF/BDF, WFDB) as a new capture."""
     from .bridge.importer import import_recording
     from .train.corpus import ALL_LABELS
 
@@ -174,6 +187,7 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    """Add the bridge commands (devices, record, simulate, info, export, import)."""
     protocols = protocol_names()
     s = sub.add_parser("devices", help="list serial ports and BLE devices")
     s.add_argument("--no-ble", action="store_true", help="skip the BLE scan")

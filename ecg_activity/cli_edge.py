@@ -185,6 +185,7 @@ def _guided(a: argparse.Namespace) -> list[str]:
 
 
 def cmd_plot(a: argparse.Namespace) -> int:
+    """``plot``: one picture of a capture (ECG strip, heart rate, decisions against labels, gaps)."""
     from .bridge.outfile import check_target
     from .models import DEFAULT_MODEL
     from .plot import plot
@@ -195,6 +196,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    """Add the edge commands (run, demo, replay, calibrate, plot)."""
     protocols = protocol_names()
     s = sub.add_parser("run", help="classify a live source (display, or JSON lines when headless)")
     add_source_args(s, protocols)

@@ -10,6 +10,7 @@ from .args import duration
 
 
 def cmd_collect(a: argparse.Namespace) -> int:
+    """``collect``: subscribe to a fleet's decisions on a broker and append each device's to its own file."""
     from .fleet.collector import Collector
     from .session import stop_after, stop_on_signals
 
@@ -40,6 +41,7 @@ def cmd_collect(a: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    """Add the fleet command (collect)."""
     s = sub.add_parser("collect", help="fleet: subscribe to every device's decisions, one JSON-lines file each")
     s.add_argument("url", help="mqtt://BROKER[:PORT]/PREFIX/# (the PREFIX the devices publish under)")
     s.add_argument("--out", "-o", required=True, help="folder for DEVICE.jsonl files (created if missing)")

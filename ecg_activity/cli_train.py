@@ -76,6 +76,8 @@ def _recipe(a: argparse.Namespace):
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    """``train``: the recipe (or a variant) on every labelled dataset present, with people held out if asked;
+    writes the Keras model, its training record and curves."""
     from .train import corpus
     from .train.cache import windows_for
     from .train.folds import train_on
@@ -135,6 +137,8 @@ def _curves(hists: list[dict], path: Path) -> None:
 
 
 def cmd_quantize(a: argparse.Namespace) -> int:
+    """``quantize``: a trained Keras model to a full-int8 TFLite file (its embedding a second output) with its
+    metadata (preprocessing, labels, recipe), the int8 ranges taken from its own training windows."""
     import numpy as np
 
     from .train.cache import load_cached
@@ -161,6 +165,8 @@ def cmd_quantize(a: argparse.Namespace) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
+    """``bench``: retrain a model's recipe fold by fold and report LODO, LOSO, calibration and latency (or
+    only re-measure calibration from saved fold outputs)."""
     from .edge.model_bundle import ModelBundle
     from .train.bench import run_bench
 
@@ -185,6 +191,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    """Add the training commands (train, quantize, bench)."""
     s = sub.add_parser("train", help="train the shipped recipe (or a variant) on every labelled dataset here")
     s.add_argument("--task", default="activity5", choices=TASK_NAMES, help="label set (default activity5)")
     s.add_argument("--datasets", nargs="+", choices=DATASET_NAMES,

@@ -52,6 +52,8 @@ def cleanest_start(x: np.ndarray, rate: float, seconds: float = 10.0) -> int:
 
 
 def plot(capture: str, model: str, out: str) -> dict:
+    """Draw ``capture`` through ``model`` into ``out``: ECG strip, heart rate, decisions against labels, gaps;
+    returns the picture's path and its window and decision counts."""
     try:
         import matplotlib
 

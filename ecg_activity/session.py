@@ -60,6 +60,8 @@ def stop_after(stop: threading.Event, duration_s: float | None) -> None:
 
 @dataclass
 class SessionCounts:
+    """Running totals of a session (bytes, samples, windows), for the live view and the summary."""
+
     bytes: int = 0
     samples: int = 0
     windows: int = 0

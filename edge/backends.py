@@ -20,6 +20,8 @@ _MODULES = {
 
 
 class BackendError(EcgActivityError):
+    """No usable TFLite interpreter (or an unknown backend asked for)."""
+
     pass
 
 

@@ -72,6 +72,7 @@ def streaming_latency(bundle: ModelBundle, x: np.ndarray, runs: int = 500) -> tu
 
 
 def per_window(bundle: ModelBundle, runs: int = 500) -> tuple[float, float]:
+    """(preprocess ms, invoke ms) per window over the demo excerpt, as a live stream pays them."""
     return streaming_latency(bundle, load_demo_excerpt().millivolts(), runs)
 
 
@@ -89,6 +90,7 @@ def make_capture(path: Path, hours: float) -> int:
 
 
 def replay_seconds(path: Path) -> tuple[float, dict]:
+    """Wall time of ``ecg-activity replay`` of ``path`` in a fresh process (start-up included), and its summary."""
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "ecg_activity", "replay", str(path), "-q"], capture_output=True, text=True,
                        check=True)
@@ -170,6 +172,7 @@ def old_approach(runs: int = 30) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print per-window cost, replay time and the live run's start-up, CPU and memory (a benchmark, not a test)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--hours", type=float, default=1.0)

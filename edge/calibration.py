@@ -54,6 +54,10 @@ GATE_WIDTH = 1.5
 
 @dataclass
 class PersonalHead:
+    """A wearer's personal final layer: a correction of the base model's log-probabilities, linear in the
+    standardised embedding, and the gate that hands windows unlike the calibration back to the base model.
+    Stored in the model's metadata as plain lists."""
+
     classes: list[int]              # which of the model's classes the head decides among
     mean: list[float]               # embedding standardisation (from the wearer's windows)
     scale: list[float]

@@ -32,6 +32,8 @@ GOOD, FAIR = 0.8, 0.5                 # quality thresholds: green at or above GO
 
 @dataclass
 class DisplayState:
+    """Everything the live view shows, updated by the session and rendered a few times a second."""
+
     labels: tuple[str, ...]
     source: str
     model: str
@@ -154,6 +156,7 @@ def _clock(seconds: float) -> str:
 
 
 def render(s: DisplayState, width: int = 80):
+    """The live view for a terminal ``width`` wide, as a ``rich`` renderable."""
     inner = max(10, width - 4)
     r = s.last
     head = Table.grid(expand=True)

@@ -27,6 +27,9 @@ from .peaks import find_peaks
 
 @dataclass
 class HeartRate:
+    """A window's heart rate, its quality (0 unusable .. 1 clean and regular), R-peaks, and why the
+    quality is poor."""
+
     bpm: float | None
     quality: float                # 0 (unusable) .. 1 (clean, regular beats)
     peaks: np.ndarray             # sample indices of R-peaks in the window

@@ -48,6 +48,7 @@ def quiet_native_stderr():
 
 
 def metadata_path(model_path: str | Path) -> Path:
+    """A model's metadata file (``X.json`` beside ``X.tflite``)."""
     return Path(model_path).with_suffix(".json")
 
 

@@ -20,6 +20,9 @@ from .windower import Window, Windower
 
 @dataclass
 class WindowResult:
+    """One window's outcome: decision (or why it was flagged), probabilities, smoothed decision, heart rate
+    and quality, missing fraction, label: what every sink receives."""
+
     t: float                          # host time of the window's newest sample (unix s)
     end_s: float                      # stream time of the window's end (s since the stream began)
     activity: str | None              # this window's decision (None when flagged)

@@ -24,6 +24,9 @@ from ..bridge.recording import resample
 
 @dataclass(frozen=True)
 class PreprocessConfig:
+    """Everything that makes a spectrogram, stored in each model's metadata: train and edge read the same
+    config, so a model is always fed what it was trained on."""
+
     rate_hz: float = 250.0       # the model's rate; other streams are resampled to it
     window_s: float = 5.0
     hop_s: float = 1.0           # how often the edge classifies

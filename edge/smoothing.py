@@ -8,6 +8,9 @@ import numpy as np
 
 
 class DecisionSmoother:
+    """The average of the last few clean windows' probabilities: the steadier decision the live view shows
+    next to each window's own."""
+
     def __init__(self, labels: tuple[str, ...], windows: int = 5) -> None:
         self.labels = labels
         self.horizon = max(1, windows)

@@ -23,6 +23,8 @@ SATURATION_MARGIN = 16          # counts from the 24-bit rails that count as cli
 
 @dataclass
 class Window:
+    """One window of one channel, where it ends in the stream, and which of its samples were missing."""
+
     samples: np.ndarray          # float64, at the stream's rate, in mV (or counts if the scale is unknown)
     rate_hz: float
     end_index: int               # stream index one past the window's last sample
@@ -36,6 +38,9 @@ class Window:
 
 
 class Windower:
+    """Sample blocks in, windows out every hop: samples are placed by their stream index, so a gap stays a gap
+    (marked missing) instead of silently joining the signal either side of it."""
+
     def __init__(self, window_s: float, hop_s: float, rate_hz: float, channel: int = 0) -> None:
         self.rate_hz = rate_hz
         self.size = int(round(window_s * rate_hz))

@@ -20,6 +20,7 @@ from . import datasets
 
 
 def median_hr(path) -> float | None:
+    """A recording's median heart rate over 2500-sample windows at half overlap (None when no window has one)."""
     rec = datasets.load_motion_file(path)
     x = rec.counts.astype(float)
     bpm = [heart_rate(x[s:s + 2500], rec.rate_hz).bpm for s in range(0, x.size - 2500, 1250)]
@@ -28,6 +29,7 @@ def median_hr(path) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print heart rate per person, electrode and activity, and with ``--bench`` where held-out people fail."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", help="a bench JSON report, to show per-recording accuracy of held-out subjects")
     ap.add_argument("--activities", default="rest,run")

@@ -29,6 +29,7 @@ HIGH_HR_BPM = 110.0
 
 
 def recipe_of(bundle: ModelBundle) -> Recipe:
+    """The recipe a model was trained with (its metadata), so ``bench`` retrains exactly that."""
     d = bundle.meta.training.get("recipe")
     return Recipe.from_dict(d) if d else RECIPES.get(bundle.meta.task, Recipe(task=bundle.meta.task))
 
@@ -60,6 +61,7 @@ def machine_text() -> str:
 
 
 def shipped_numbers(bundle: ModelBundle, cw, runs: int = 300) -> dict:
+    """The shipped file's own figures: size, hash, parameters, latency, held-out accuracy, demo and noise."""
     path = bundle.path
     out = {"file": path.name, "bytes": path.stat().st_size, "sha256": bundle.meta.tflite_sha256,
            "parameters": bundle.meta.training.get("parameters"), **latency_numbers(bundle, runs)}
@@ -148,6 +150,7 @@ def lodo_summary(r: FoldResult, labels, held: str) -> dict:
 
 
 def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
+    """LOSO accuracy and macro-F1 (float and int8), per person and dataset, agreement, bootstrap interval."""
     y = np.concatenate([r.y for r in results]).astype(int)
     pf = np.concatenate([r.float_pred for r in results]).astype(int)
     pq = np.concatenate([r.int8_pred for r in results]).astype(int)
@@ -269,6 +272,8 @@ def _raw_eval_rest(cw, cfg) -> dict:
 
 def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/bench/bench", update_card: bool = False,
               lodo: bool = True, progress: Callable[[str], None] = print) -> dict:
+    """Retrain the model's recipe fold by fold (leave one dataset out, then one person) and write the report,
+    the fold outputs and, with ``update_card``, the model card; returns the results."""
     from .cache import windows_for
     from .report import write_report
 
@@ -351,6 +356,7 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
 
 
 def write_card(bundle: ModelBundle, res: dict) -> None:
+    """Put a bench's figures into the model's metadata and its markdown card."""
     lo = res["loso"]
     card = {
         "lodo": res["lodo"],
@@ -379,6 +385,7 @@ def _pct(v) -> str:
 
 
 def card_markdown(meta: dict) -> str:
+    """A model card in markdown from the model's metadata."""
     from .report import latency_text, lodo_lines, noise_lines, people_interval_lines, recipe_text
 
     c = meta["card"]

@@ -26,6 +26,7 @@ CACHE_VERSION = 1
 
 
 def cache_dir() -> Path:
+    """Where preprocessed windows are cached (``ECG_ACTIVITY_CACHE`` or the XDG cache)."""
     base = os.environ.get("ECG_ACTIVITY_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "ecg-activity")
     return Path(base) / "windows"
@@ -46,6 +47,7 @@ def _input_files(names: list[str], captures: str | None = None) -> list[Path]:
 
 
 def data_hash(names: list[str], captures: str | None = None) -> str:
+    """A hash of the input files' names and contents: a cache entry is used only for the very same data."""
     h = hashlib.sha256()
     for p in _input_files(names, captures):
         h.update(p.name.encode())
@@ -73,6 +75,7 @@ def _save(path: Path, train: WindowSet, copy: np.ndarray, ev: WindowSet) -> None
 
 
 def load_cached(path: Path) -> CachedWindows:
+    """A cache entry, memory-mapped: training and evaluation windows without preprocessing again."""
     z = np.load(path, mmap_mode="r", allow_pickle=False)
     labels = tuple(str(v) for v in z["labels"])
     train = WindowSet(z["x"], np.asarray(z["y"]), np.asarray(z["subjects"]), np.asarray(z["sources"]), labels)

@@ -31,6 +31,8 @@ def _label_now(tally, t_host: float, default: str | None) -> str | None:
 
 
 def capture_recordings(root: Path, rate_hz: float) -> list[Recording]:
+    """Labelled captures under ``root`` (``PERSON/*.ecgcap``) as recordings whose segments are their labels,
+    resampled to ``rate_hz``: a wearer's own sessions become training data."""
     recs = []
     for path in sorted(Path(root).rglob("*.ecgcap")):
         tally, blocks = iter_capture(str(path))
@@ -56,4 +58,5 @@ def capture_recordings(root: Path, rate_hz: float) -> list[Recording]:
 
 
 def capture_windows(root: Path, labels: tuple[str, ...], cfg: PreprocessConfig) -> WindowSet:
+    """Windows of the labelled captures under ``root``."""
     return windows_from_recordings(capture_recordings(root, cfg.rate_hz), labels, cfg)

@@ -25,6 +25,9 @@ ALL_LABELS = ("rest", "arms", "walk", "run", "squats", "cycle")
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """One dataset's name, the classes it can show (so a class it lacks is not learnt as absent) and its
+    description with licence."""
+
     name: str                       # the subject prefix, e.g. "motion" for "motion-02"
     labels: frozenset[str]          # classes this dataset can show
     text: str                       # what it is, with its licence (for cards and reports)
@@ -54,6 +57,7 @@ def dataset_of(subject: str) -> str:
 
 
 def motion_recordings(rate_hz: float, subjects: set[str] | None = None, root: Path | None = None) -> list[Recording]:
+    """ecg-motion-artefacts as labelled recordings at ``rate_hz``."""
     out = []
     for p in datasets.motion_files(root):
         subj, _, _ = datasets.motion_file_info(p)
@@ -64,6 +68,7 @@ def motion_recordings(rate_hz: float, subjects: set[str] | None = None, root: Pa
 
 
 def wrist_recordings(rate_hz: float, root: Path | None = None) -> list[Recording]:
+    """wrist-ppg-exercise's chest ECG as labelled recordings at ``rate_hz``."""
     return [datasets.load_wrist_edf(p, rate_hz) for p in datasets.wrist_files(root)]
 
 

@@ -26,16 +26,19 @@ def shared_datasets() -> Path:
 
 
 def motion_files(root: Path | None = None) -> list[Path]:
+    """ecg-motion-artefacts' recording files, sorted."""
     root = (root or shared_datasets()) / "ecg-motion-artefacts" / "data"
     return sorted(p for p in root.glob("*/*.csv.gz") if MOTION_NAME.match(p.name))
 
 
 def motion_file_info(path: Path) -> tuple[str, str, str]:
+    """(subject, electrode type, activity) from an ecg-motion-artefacts file name."""
     m = MOTION_NAME.match(path.name)
     return m.group(1), MOTION_ELECTRODES.get(m.group(2), m.group(2)), MOTION_ACTIVITIES.get(m.group(3), m.group(3))
 
 
 def wrist_files(root: Path | None = None) -> list[Path]:
+    """wrist-ppg-exercise's EDF files, sorted."""
     return sorted(((root or shared_datasets()) / "wrist-ppg-exercise" / "edf").glob("s*_*.edf"))
 
 
@@ -48,6 +51,7 @@ GUDB_MV_PER_COUNT = 0.001            # the files hold volts; we keep integer mic
 
 
 def gudb_path(root: Path, subject: int, activity: str) -> Path:
+    """A GUDB recording's folder in a local copy."""
     return Path(root) / f"subject_{subject:02d}" / activity
 
 

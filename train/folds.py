@@ -18,6 +18,8 @@ from . import corpus
 
 @dataclass
 class Fold:
+    """One train/test split; a person is always wholly on one side."""
+
     name: str                        # the held-out subject, or "dataset:wrist"
     test_subjects: list[str]
     train_subjects: list[str]
@@ -25,6 +27,9 @@ class Fold:
 
 @dataclass
 class FoldResult:
+    """A fold's test windows: labels, float and int8 decisions and probabilities, people, recordings, the classes
+    its training could teach, epochs, and extras (embeddings)."""
+
     name: str
     subjects: list[str]              # each test window's subject
     sources: list[str]
@@ -47,6 +52,7 @@ def inner_validation(subjects: list[str], share: float, seed: int) -> list[str]:
 
 
 def trained_classes(recipe, train_subjects: list[str]) -> np.ndarray:
+    """Which of the recipe's classes the training people's datasets can show at all."""
     ds = {corpus.dataset_of(s) for s in train_subjects}
     return np.array([any(lab in corpus.DATASETS[d].labels for d in ds if d in corpus.DATASETS)
                      for lab in recipe.labels])

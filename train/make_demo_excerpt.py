@@ -16,6 +16,7 @@ ACTS = (("klud", "rest"), ("chodza", "walk"), ("beh", "run"))
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Write the bundled demo excerpt from ecg-motion-artefacts (a held-out person)."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--subject", default="10")
     ap.add_argument("--electrode", default="01")

@@ -13,6 +13,7 @@ def confusion(y: np.ndarray, p: np.ndarray, n: int) -> np.ndarray:
 
 
 def per_class_f1(cm: np.ndarray) -> np.ndarray:
+    """F1 per class from a confusion matrix (NaN where a class has no windows and no calls)."""
     tp = np.diag(cm).astype(float)
     fp = cm.sum(axis=0) - tp
     fn = cm.sum(axis=1) - tp
@@ -21,6 +22,7 @@ def per_class_f1(cm: np.ndarray) -> np.ndarray:
 
 
 def summary(y: np.ndarray, p: np.ndarray, labels: tuple[str, ...]) -> dict:
+    """Accuracy, macro-F1 over the classes present, per-class F1 and the confusion matrix."""
     cm = confusion(y, p, len(labels))
     f1 = per_class_f1(cm)
     present = cm.sum(axis=1) > 0

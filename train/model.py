@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 
 def keras():
+    """Keras, imported on first use so the edge and ``--help`` never load TensorFlow."""
     import keras as k
 
     return k
@@ -181,6 +182,7 @@ def soft_crossentropy(t, p):
 
 
 def target_accuracy(t, p):
+    """Accuracy against the (possibly soft or masked) targets, as a Keras metric."""
     import tensorflow as tf
 
     return tf.cast(tf.equal(tf.argmax(t, -1), tf.argmax(p, -1)), tf.float32)
@@ -282,4 +284,5 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, epochs: int, seed: int = 0
 
 
 def predict_float(model, x: np.ndarray) -> np.ndarray:
+    """The float model's probabilities for spectrograms ``x``."""
     return model.predict(x[..., None], verbose=0, batch_size=256)

@@ -23,6 +23,9 @@ FIELD_PREPROCESS = PreprocessConfig(window_s=20.0, hop_s=1.0, nperseg=128, step=
 
 @dataclass(frozen=True)
 class Recipe:
+    """How a model is made (task, datasets, preprocessing, augmentation, network, training), stored in its
+    metadata so ``bench`` retrains the very same recipe."""
+
     task: str = "activity5"
     datasets: tuple[str, ...] = ("motion", "wrist")
     preprocess: PreprocessConfig = FIELD_PREPROCESS

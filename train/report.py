@@ -94,6 +94,7 @@ def recipe_text(r: dict, meta: dict | None = None) -> str:
 
 
 def lodo_lines(lodo: dict) -> list[str]:
+    """The leave-one-dataset-out table in markdown."""
     if not lodo:
         return ["(only one dataset was available)"]
     lines = ["| held out | classes scored | " + "correct per class (int8) | agreement float/int8 |", "|---|---|---|---|"]
@@ -111,6 +112,7 @@ def lodo_lines(lodo: dict) -> list[str]:
 
 
 def write_report(res: dict, out: str | Path) -> list[Path]:
+    """A bench's markdown report, JSON and plots; returns every path written."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pngs = _plots(res, out)

@@ -24,6 +24,8 @@ TASKS = {
 
 @dataclass
 class WindowSet:
+    """Labelled spectrogram windows with each window's person and recording, so folds never split a person."""
+
     x: np.ndarray                 # (n, freqs, frames) float32
     y: np.ndarray                 # (n,) int class index
     subjects: np.ndarray          # (n,) str
@@ -54,6 +56,7 @@ def _empty(labels: tuple[str, ...], cfg: PreprocessConfig) -> WindowSet:
 
 
 def windows_from_recordings(recs: list[Recording], labels: tuple[str, ...], cfg: PreprocessConfig) -> WindowSet:
+    """Every labelled window of ``recs`` as spectrograms (offline, the edge's own preprocessing)."""
     xs, ys, subs, srcs = [], [], [], []
     for rec in recs:
         for a, b, lab in rec.segments:
@@ -73,6 +76,7 @@ def windows_from_recordings(recs: list[Recording], labels: tuple[str, ...], cfg:
 
 def motion_windows(task: str, cfg: PreprocessConfig, root: Path | None = None,
                    subjects: set[str] | None = None) -> WindowSet:
+    """ecg-motion-artefacts' windows for ``task`` (optionally some people only)."""
     labels = TASKS[task]
     recs = []
     for p in datasets.motion_files(root):

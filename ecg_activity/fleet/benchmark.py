@@ -43,6 +43,8 @@ def _port() -> int:
 
 
 def run(n_devices: int, seconds: float, speed: float, port: int, folder: Path) -> dict:
+    """``n_devices`` simulated devices publishing decisions through a real broker for ``seconds``: messages
+    sent, received, lost, duplicated, the rate and latency percentiles."""
     from ..sinks import SessionInfo
     from ..sinks.mqtt import MqttSink
     from . import MqttUrl
@@ -114,6 +116,7 @@ def pi_side_memory(port: int, folder: Path, seconds: float = 30.0) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print the fleet figures for each device count (a benchmark, not a test)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--devices", default="1,10,100")
     ap.add_argument("--seconds", type=float, default=20.0)

@@ -25,6 +25,9 @@ from . import MqttUrl
 
 @dataclass
 class DeviceState:
+    """What the collector knows of one device: its session and last sequence number (to drop QoS 1 duplicates),
+    counts, last decision and status, and when it was last heard."""
+
     device: str
     session: str | None = None
     seq: int = -1
@@ -53,6 +56,9 @@ def _last_line(path: Path) -> dict | None:
 
 
 class Collector:
+    """Subscribes to ``PREFIX/#`` and appends every device's decisions to ``DEVICE.jsonl`` (append-only, 0600),
+    dropping duplicates by session and sequence number; the fleet's one place to watch."""
+
     def __init__(self, url: str, out_dir: str | os.PathLike, client_id: str | None = None) -> None:
         try:
             import paho.mqtt.client as mqtt

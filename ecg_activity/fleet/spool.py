@@ -23,6 +23,9 @@ from ..bridge.errors import OutputError
 
 
 class Spool:
+    """A device's unacknowledged MQTT messages on disk (an append-only journal and an atomically replaced
+    state, bounded): decisions made while the broker is away are sent when it is back, and survive a reboot."""
+
     def __init__(self, folder: str | os.PathLike, max_messages: int = 100_000) -> None:
         self.folder = Path(folder)
         try:

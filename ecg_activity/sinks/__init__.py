@@ -79,6 +79,7 @@ SCHEMES: dict[str, str] = {
 
 
 def scheme_of(url: str) -> str:
+    """The scheme of a sink URL (``jsonl`` in ``jsonl:-``), lower-case; empty when there is none."""
     return url.split(":", 1)[0].lower() if ":" in url else ""
 
 

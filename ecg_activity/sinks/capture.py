@@ -10,6 +10,9 @@ from . import SessionInfo, Sink
 
 
 class CaptureSink(Sink):
+    """``capture:FILE``: the raw packets and link events, bit for bit, to a new capture (exclusive create,
+    flushed, 0600), so a session can always be replayed."""
+
     raw = True
 
     def __init__(self, path: str) -> None:

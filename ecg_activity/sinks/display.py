@@ -14,6 +14,9 @@ TRACE_S = 4.0
 
 
 class DisplaySink(Sink):
+    """The live ``rich`` view on a terminal (decision, heart rate, quality, link) and, with ``keys``, the label
+    and marker keys of a session."""
+
     def __init__(self, console=None, recording: str | None = None, capture_sink=None, keys: bool = False) -> None:
         self.keys = keys
         self.console = console

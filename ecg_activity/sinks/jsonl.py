@@ -15,6 +15,8 @@ from . import Sink
 
 
 class JsonlSink(Sink):
+    """``jsonl:FILE`` (``-`` = stdout): one JSON line per window, flushed, for headless runs and scripts."""
+
     def __init__(self, path: str) -> None:
         if not path:
             raise OutputError("jsonl: needs a file name, or - for standard output")

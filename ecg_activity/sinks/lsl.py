@@ -15,6 +15,8 @@ from . import SessionInfo, Sink
 
 
 class LslSink(Sink):
+    """``lsl:NAME``: the decisions as a Lab Streaming Layer stream, for lab software that records LSL."""
+
     def __init__(self, name: str) -> None:
         try:
             import pylsl

@@ -30,11 +30,15 @@ IN_FLIGHT = 64
 
 
 def default_spool(device: str) -> Path:
+    """Where a device spools unsent messages by default (XDG state folder)."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "ecg-activity" / "mqtt" / device
 
 
 class MqttSink(Sink):
+    """``mqtt://HOST/PREFIX/DEVICE``: each decision published (QoS 1) with session and sequence number, and a
+    retained status; spooled on disk until the broker acknowledges it (bounded, drops counted)."""
+
     def __init__(self, url: MqttUrl, spool_dir: str | os.PathLike | None = None, max_messages: int = 100_000,
                  status_every_s: float = 10.0, client_id: str | None = None) -> None:
         try:

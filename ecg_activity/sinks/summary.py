@@ -16,6 +16,9 @@ TRUTH = "virtual wearable's recording"
 
 @dataclass
 class SessionSummary:
+    """A finished session in numbers: windows, flagged and repaired, decisions per class, agreement with the
+    label when there is one, lost samples."""
+
     windows: int
     flagged: int
     repaired: int                    # classified although a few samples were missing (bridged)
@@ -58,6 +61,8 @@ class SessionSummary:
 
 
 class SummarySink(Sink):
+    """Counts every window of a session for the summary printed at its end."""
+
     def __init__(self) -> None:
         self.counts: Counter = Counter()
         self.smoothed: Counter = Counter()
