@@ -43,16 +43,16 @@ class Sink:
     raw = False
 
     def on_start(self, info: SessionInfo) -> None:
-        pass
+        """The source is open: what it is, its rate and scale, the model; open files or connections here."""
 
     def on_packet(self, packet: Packet) -> None:
-        pass
+        """Bytes exactly as the transport delivered them (only to ``raw`` sinks): what a capture keeps."""
 
     def on_event(self, event: LinkEvent) -> None:
-        pass
+        """A link event (disconnect, reconnect, watchdog) or a key's (label, marker, pause) in stream order."""
 
     def on_block(self, block: SampleBlock) -> None:
-        pass
+        """Decoded ECG samples, with the stream index of the first and the scale (counts or mV)."""
 
     def on_aux(self, block) -> None:
         """Samples of a side stream (accelerometer, magnetometer): a ``bridge.blocks.AuxBlock``."""
@@ -67,7 +67,7 @@ class Sink:
         """Called at least every few hundred ms while data flows (redraws, progress lines)."""
 
     def close(self) -> None:
-        pass
+        """The session ended (or failed): flush and release; called once, whatever happened before."""
 
 
 SCHEMES: dict[str, str] = {
