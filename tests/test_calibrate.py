@@ -219,7 +219,7 @@ def test_the_heads_prior_discriminant_uses_how_features_vary_together():
         w, b = discriminant(x, t, 2, shrink)
         acc[shrink] = np.mean((new @ w + b).argmax(1) == tn)
     assert acc[0.05] > 0.9 and acc[1.0] < 0.75, acc            # (measured: 0.95 and 0.56-0.64 over seeds)
-    few, tf = windows(8)                                      # 16 windows, 24 features
-    for x, t in ((few, tf), (np.zeros((16, d)), tf)):         # ... and windows all alike
+    few, t_few = windows(8)                                   # 16 windows, 24 features
+    for x, t in ((few, t_few), (np.zeros((16, d)), t_few)):   # ... and windows all alike
         w, b = discriminant(x, t, 2, 0.6)
         assert np.isfinite(w).all() and np.isfinite(b).all()
