@@ -35,6 +35,7 @@ class WindowResult:
     quality_reason: str = ""          # why the signal is poor, when it is
     flags: list[str] = field(default_factory=list)
     missing_fraction: float = 0.0     # share of the window lost in short gaps and bridged before classifying
+    clipped_fraction: float = 0.0     # share of the window pinned at a rail (clipped QRS tips are classified)
     compute_ms: float = 0.0
     truth: str | None = None          # known only for a virtual wearable: what its recording shows
 
@@ -48,6 +49,7 @@ class WindowResult:
         d["rmssd_ms"] = None if self.rmssd_ms is None else round(self.rmssd_ms, 1)
         d["quality"] = round(self.quality, 3)
         d["missing_fraction"] = round(self.missing_fraction, 4)
+        d["clipped_fraction"] = round(self.clipped_fraction, 4)
         d["compute_ms"] = round(self.compute_ms, 3)
         return json.dumps(d)
 
@@ -140,5 +142,14 @@ class ActivityPipeline:
             probabilities=None if probs is None else {k: float(v) for k, v in zip(labels, probs)},
             smoothed=smoothed, hr_bpm=hr.bpm if hr else None, quality=hr.quality if hr else 0.0,
             rr_ms=np.rint(hr.rr_ms).astype(int).tolist() if hr else None, rmssd_ms=hr.rmssd_ms if hr else None,
-            quality_reason=(hr.reason if hr else ", ".join(w.flags)),
-            flags=list(w.flags), missing_fraction=w.missing_fraction, compute_ms=ms)
+            quality_reason=_reason(hr, w), flags=list(w.flags), missing_fraction=w.missing_fraction,
+            clipped_fraction=w.clipped_fraction, compute_ms=ms)
+
+
+def _reason(hr, w: Window) -> str:
+    """Why the signal is poor or what to know about it: the heart rate's reason for a classified window
+    (with how much of it was clipped, when its QRS tips were), the flags for a withheld one."""
+    if not hr:
+        return ", ".join(w.flags)
+    note = f"clipped {w.clipped_fraction:.1%} of samples" if "clipped" in w.flags else ""
+    return ", ".join(r for r in (hr.reason, note) if r)

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..bridge.blocks import FLAG_LEAD_OFF, FLAG_SATURATED, SampleBlock
 from ..bridge.int24 import INT24_MAX, INT24_MIN
-from .repair import bridge_gaps, repairable
-from .signal_checks import signal_problems
+from .repair import bridge_gaps, longest_run, repairable
+from .signal_checks import SATURATION_RUN_S, SATURATION_SHARE, rail_share, signal_problems, withholds
 
 SATURATION_MARGIN = 16          # counts from the 24-bit rails that count as clipped
 
@@ -31,10 +31,12 @@ class Window:
     t_host: float                # host receive time of the newest sample
     flags: list[str] = field(default_factory=list)
     missing_fraction: float = 0.0  # share of samples that were lost and bridged
+    clipped_fraction: float = 0.0  # share of samples pinned at a rail (clipped QRS tips: still classified)
 
     @property
     def clean(self) -> bool:
-        return not self.flags
+        """Classifiable: no flag but notes (``clipped`` tips are a note, not a fault)."""
+        return not withholds(self.flags)
 
 
 class Windower:
@@ -120,8 +122,11 @@ class Windower:
                 flags.append("gap")
         if (bad & 1).any():
             flags.append("lead_off")
-        if (bad & 2).any():
-            flags.append("saturated")
+        if (bad & 2).any():                 # at the 24-bit rails: a few tips are a note, a long stay a fault
+            at = (bad & 2) != 0
+            long = longest_run(at) / self.rate_hz >= SATURATION_RUN_S or at.mean() >= SATURATION_SHARE
+            flags.append("saturated" if long else "clipped")
         real = x if not missing.any() else self._x[lo:hi][~missing]
         flags += [f for f in signal_problems(real, self.rate_hz) if f not in flags]
-        return Window(x.copy(), self.rate_hz, self._next_emit, t_host, flags, frac)
+        clipped = rail_share(real, self.rate_hz)[0] if "clipped" in flags or "saturated" in flags else 0.0
+        return Window(x.copy(), self.rate_hz, self._next_emit, t_host, flags, frac, clipped)

@@ -97,9 +97,14 @@ def test_short_gaps_are_bridged_long_gaps_and_lead_off_flagged():
     assert all("lead_off" in o.flags for o in out)
     assert [o.end_index for o in out] == list(range(3500, 5001, 250))
     sat = x[:1500].copy()
-    sat[700] = (1 << 23) - 1
+    sat[700] = (1 << 23) - 1                       # one tip at the 24-bit rail: a note, still classified
     w2 = Windower(5.0, 1.0, 250.0)
-    assert all("saturated" in o.flags for o in w2.push(SampleBlock(sat, 250.0, 1.0, 0.0)))
+    out = w2.push(SampleBlock(sat, 250.0, 1.0, 0.0))
+    assert out and all("clipped" in o.flags and o.clean for o in out)
+    sat[700:820] = (1 << 23) - 1                   # 0.48 s at the rail: saturation, withheld
+    w3 = Windower(5.0, 1.0, 250.0)
+    out = w3.push(SampleBlock(sat, 250.0, 1.0, 0.0))
+    assert out and all("saturated" in o.flags and not o.clean for o in out)
 
 
 def test_pipeline_classifies_held_out_subject_sensibly(bundle, demo_recording):

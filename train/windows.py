@@ -13,7 +13,7 @@ from ..bridge.recording import Recording
 from ..edge.preprocess import PreprocessConfig, offline_windows, spectrogram
 
 from . import corpus, datasets
-from .augment import NONE, DeviceAugment, augment_window, stretch_recording
+from .augment import NONE, DeviceAugment, augment_window, lengthen_rr_recording, stretch_recording
 
 TASKS = {
     "activity5": ("rest", "arms", "walk", "run", "squats"),
@@ -117,7 +117,10 @@ def augmented_windows(recs: list[Recording], labels: tuple[str, ...], cfg: Prepr
             rng = np.random.default_rng([seed, c, r])
             if c and aug.stretch:
                 rec = stretch_recording(rec, float(rng.uniform(1 - aug.stretch, 1 + aug.stretch)))
-            if c and aug.rest_speedup and all(lab == "rest" for _, _, lab in rec.segments):
+            at_rest = all(lab == "rest" for _, _, lab in rec.segments)
+            if c and at_rest and aug.rest_slow_bpm and c % 2 == 1:
+                rec = lengthen_rr_recording(rec, float(rng.uniform(aug.rest_slow_bpm, 75.0)))
+            elif c and at_rest and aug.rest_speedup:
                 rec = stretch_recording(rec, float(rng.uniform(1.0, 1.0 + aug.rest_speedup)))
             for a_, b_, lab in rec.segments:
                 if lab not in labels:
