@@ -61,16 +61,10 @@ class OpenSource:
                 c()
 
 
-def load_recording(path: str | None) -> Recording:
-    """The bundled demo excerpt, or a dataset file (ecg-motion-artefacts CSV, wrist-ppg EDF)."""
-    from .recording_files import load_motion_file, load_wrist_edf
-
-    if not path:
-        return load_demo_excerpt()
-    p = Path(path)
-    if not p.is_file():
-        raise SourceError(f"recording {path!r} does not exist or is not a file")
-    return load_wrist_edf(p) if p.suffix.lower() == ".edf" else load_motion_file(p)
+def load_recording(recording: Recording | None) -> Recording:
+    """What a virtual wearable streams: the recording given (the application reads dataset files, which
+    only training knows), or the bundled demo excerpt."""
+    return recording if recording is not None else load_demo_excerpt()
 
 
 def is_max_speed(speed: float | None) -> bool:
@@ -80,7 +74,7 @@ def is_max_speed(speed: float | None) -> bool:
 
 def open_source(spec: str, protocol: str | None = None, *, baudrate: int = 115200, rate_hz: float | None = None,
                 mv_per_count: float | None = None, channels: int | None = None, speed: float | None = 1.0,
-                recording: str | None = None, stop: threading.Event | None = None, faults=None,
+                recording: Recording | None = None, stop: threading.Event | None = None, faults=None,
                 label: str | None = None, watchdog_s: float | None = None, loop: bool = False) -> OpenSource:
     """Open a source for reading: the one entry point from a URL-like spec to bytes and decoded samples.
 

@@ -49,11 +49,10 @@ def capture_windows(bundle: ModelBundle, paths: list[str]) -> LabelledEmbeddings
         for block in blocks:
             if pipe is None:
                 pipe = ActivityPipeline(bundle, tally.header.rate_hz)
-            for w in pipe.windower.push(block):
+            for w, p, e in pipe.push_embeddings(block):
                 label = _label_at(tally, w.t_host)
-                if not w.clean or label not in bundle.labels:
+                if label not in bundle.labels:
                     continue
-                p, e = bundle.embed(pipe.features(w))
                 embs.append(e)
                 probs.append(p)
                 ys.append(bundle.labels.index(label))

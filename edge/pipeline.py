@@ -110,6 +110,12 @@ class ActivityPipeline:
         ms = (time.perf_counter() - t0) * 1e3 / len(windows)
         return [self.classify(w, next(probs) if w.clean else None, ms) for w in windows]
 
+    def push_embeddings(self, block: SampleBlock) -> list[tuple[Window, np.ndarray, np.ndarray]]:
+        """Embedding mode: the clean windows this block completes, each with the base model's
+        probabilities and its embedding (what a personal head is fitted on); flagged windows are left
+        out, and nothing is counted, smoothed or tracked."""
+        return [(w, *self.bundle.embed(self.features(w))) for w in self.windower.push(block) if w.clean]
+
     def features(self, w: Window) -> np.ndarray:
         """The model input for a window: from the frame cache when it can be, else computed whole
         (equal either way: tested)."""

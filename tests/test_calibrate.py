@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from ecg_activity.bridge.importer import Imported, write_capture
-from ecg_activity.bridge.recording_files import MOTION_ACTIVITIES
-from ecg_activity.calibrate_benchmark import NO_TENSORFLOW, labelled_captures
+from ecg_activity.benchmarks.calibration import NO_TENSORFLOW, labelled_captures
+from ecg_activity.train.datasets.motion import MOTION_ACTIVITIES
 from ecg_activity.edge.model_bundle import DEFAULT_MODEL, ModelBundle
 
 from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
@@ -62,7 +62,7 @@ def test_calibration_refuses_what_cannot_work(tmp_path):
     walk = [c for c in caps if c.endswith("_walk.ecgcap")]
     p = cli("calibrate", *walk, "-o", str(tmp_path / "one.tflite"))
     assert p.returncode == 1 and "missing: rest, arms, run, squats" in p.stderr and len(p.stderr.splitlines()) == 1
-    from ecg_activity.bridge.recording_files import load_motion_file
+    from ecg_activity.train.datasets.motion import load_motion_file
 
     rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / "07" / "07_01_klud.csv.gz")
     short = tmp_path / "short.ecgcap"

@@ -10,7 +10,8 @@ from conftest import DATASETS, needs_datasets
 
 @needs_datasets
 def test_motion_artefacts_loader_resamples_jittery_timestamps():
-    from ecg_activity.train.datasets import load_motion_file, read_motion_csv
+    from ecg_activity.bridge.recording_files import read_motion_csv
+    from ecg_activity.train.datasets.motion import load_motion_file
 
     path = DATASETS / "ecg-motion-artefacts" / "data" / "03" / "03_02_chodza.csv.gz"
     t, raw = read_motion_csv(path)
@@ -26,7 +27,7 @@ def test_motion_artefacts_loader_resamples_jittery_timestamps():
 
 @needs_datasets
 def test_wrist_ppg_exercise_edf_loader():
-    from ecg_activity.train.datasets import load_wrist_edf
+    from ecg_activity.train.datasets.wrist import load_wrist_edf
 
     rec = load_wrist_edf(DATASETS / "wrist-ppg-exercise" / "edf" / "s6_run.edf")
     assert rec.rate_hz == 250.0 and rec.mv_per_count == 0.001 and rec.segments[0][2] == "run"
@@ -58,7 +59,7 @@ def _write_gudb_fixture(root, subject, activity, n=30000):
 
 @pytest.mark.skipif(not (DATASETS / "gudb-annotations").is_dir(), reason="gudb-annotations not in ../shared/datasets")
 def test_gudb_loader_on_its_layout_with_real_annotations(tmp_path):
-    from ecg_activity.train.datasets import load_gudb
+    from ecg_activity.train.datasets.gudb import load_gudb
 
     ecg_v = _write_gudb_fixture(tmp_path, 3, "jogging")
     rec, peaks = load_gudb(tmp_path, 3, "jogging", annotations_root=DATASETS / "gudb-annotations")

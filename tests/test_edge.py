@@ -128,7 +128,8 @@ def test_edge_path_never_imports_tensorflow():
     code = (
         "import sys, numpy as np\n"
         "from ecg_activity.edge.model_bundle import ModelBundle\n"
-        "from ecg_activity.cli_edge import register\n"
+        "from ecg_activity.cli import build_parser\n"
+        "build_parser().parse_args(['run', '--source', 'sim:frame'])\n"
         "b = ModelBundle.load()\n"
         "b.predict(np.zeros(b.cfg.shape, np.float32))\n"
         "assert b.backend == 'litert', b.backend\n"
@@ -223,7 +224,7 @@ def test_heart_rate_matches_beat_annotations():
     import gzip
 
     from ecg_activity.edge.heart_rate import heart_rate
-    from ecg_activity.train.datasets import load_wrist_edf
+    from ecg_activity.train.datasets.wrist import load_wrist_edf
 
     rec = load_wrist_edf(DATASETS / "wrist-ppg-exercise" / "edf" / "s3_walk.edf")
     with gzip.open(DATASETS / "wrist-ppg-exercise" / "beats" / "s3_walk.txt.gz", "rt") as f:

@@ -554,7 +554,8 @@ def test_speed_zero_means_as_fast_as_possible_everywhere(tmp_path):
 def test_every_real_window_is_clean_and_crafted_clipping_is_flagged():
     """No false alarm on real recordings of two devices; a device that clips at its own limit (far
     from the 24-bit rails), a flat line and NaN samples are always flagged."""
-    from ecg_activity.bridge.recording_files import load_motion_file, load_wrist_edf
+    from ecg_activity.train.datasets.motion import load_motion_file
+    from ecg_activity.train.datasets.wrist import load_wrist_edf
     from ecg_activity.edge.signal_checks import signal_problems
 
     recs = [load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / "03" / f"03_0{e}_{a}.csv.gz")

@@ -54,7 +54,7 @@ def test_edf_import_replay_and_export_round_trip(tmp_path):
 
 @needs_datasets
 def test_csv_import_with_time_column_and_annotated_labels(tmp_path):
-    from ecg_activity.bridge.recording_files import load_motion_file
+    from ecg_activity.train.datasets.motion import load_motion_file
 
     rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / "05" / "05_01_chodza.csv.gz")
     mv = rec.millivolts()[:5000]

@@ -1,7 +1,8 @@
-"""The layers point one way: bridge < edge < train < the application (CLI, sessions, sinks, fleet).
+"""The layers point one way: bridge < edge < train < the application (CLI, sessions, sinks, fleet);
+nothing under ``edge/`` imports TensorFlow or Keras; no module reaches itself through others.
 
 Checked on the sources with ``ast``: every import, absolute or relative, at
-module level or inside a function, is resolved to the package it reaches."""
+module level or inside a function, is resolved to the module it reaches."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ LAYERS = {
     "train": ("ecg_activity.train", {"bridge", "edge", "models"}),
     "models": ("ecg_activity.models", set()),
 }
-APP = {"ecg_activity"}      # the root package's own modules: cli*, session, sinks, fleet, args
+APP = {"ecg_activity"}      # the root package's own modules: cli/, session, sinks, fleet, benchmarks
+#: folder -> installed package, for every source folder (the application's is ecg_activity/ itself)
+PACKAGES = {"ecg_activity": "ecg_activity", **{f: p for f, (p, _) in LAYERS.items()}}
 
 
 def _imports(path: Path, package: str):
@@ -69,3 +72,83 @@ def test_the_check_would_catch_an_upward_import(tmp_path):
                  "def f():\n    from ..cli import main\n")
     found = {(_layer(m)) for m, _ in _imports(p, "ecg_activity.bridge")}
     assert found == {"edge", "train", "app"}
+
+
+def _modules() -> dict[str, Path]:
+    """Every source module, by its installed dotted name."""
+    out = {}
+    for folder, package in PACKAGES.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            parts = list(rel.parts[:-1]) + ([] if rel.name == "__init__" else [rel.name])
+            out[".".join([package] + parts)] = path
+    return out
+
+
+def _package_of(name: str, path: Path) -> str:
+    return name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+
+
+def _graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (``from pkg import mod`` reaches ``pkg.mod`` when it is
+    one; a package's ``__init__`` is not counted as imported by its own submodules' relative imports)."""
+    mods = _modules()
+    graph = {}
+    for name, path in mods.items():
+        deps = set()
+        for mod, _ in _imports(path, _package_of(name, path)):
+            while mod and mod not in mods:
+                mod = mod.rsplit(".", 1)[0] if "." in mod else ""
+            if mod and mod != name and not name.startswith(mod + "."):
+                deps.add(mod)
+        graph[name] = deps
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle():
+    """No module imports itself through others (function-level imports included): each file can be
+    read, and changed, after the ones it builds on."""
+    assert _circles(_graph()) == []
+
+
+def test_the_circle_check_would_catch_one():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_edge_never_imports_tensorflow_or_keras():
+    """The Pi's path: no file under edge/ imports TensorFlow or Keras, wherever the import stands
+    (LiteRT or tflite-runtime run the models; TensorFlow is only a named fallback interpreter)."""
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {mod}" for p in sorted((ROOT / "edge").rglob("*.py"))
+           for mod, line in _imports(p, "ecg_activity.edge") if mod.split(".")[0] in ("tensorflow", "keras")]
+    assert not bad, "\n".join(bad)

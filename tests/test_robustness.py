@@ -17,7 +17,7 @@ from conftest import DATASETS, needs_datasets
 
 
 def _real(name: str, rate: float) -> np.ndarray:
-    from ecg_activity.train.datasets import load_motion_file
+    from ecg_activity.train.datasets.motion import load_motion_file
 
     rec = load_motion_file(DATASETS / "ecg-motion-artefacts" / "data" / name[:2] / f"{name}.csv.gz", rate)
     return rec.counts.astype(np.float64)

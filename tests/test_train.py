@@ -60,14 +60,17 @@ def test_quick_training_run_end_to_end(tmp_path):
 
 def test_labelled_captures_are_a_dataset(tmp_path):
     from ecg_activity.edge.preprocess import PreprocessConfig
-    from ecg_activity.train.captures import capture_windows
+    from ecg_activity.train import datasets
+    from ecg_activity.train.windows import windows_from_recordings
 
     for who, label in (("alice", "rest"), ("bob", "run")):
         (tmp_path / who).mkdir()
         p = cli("record", "--source", "sim:frame", "--speed", "40", "--drop", "0.01", "--seed", "1",
                 "-o", str(tmp_path / who / f"{label}.ecgcap"), "--label", label, "--quiet")
         assert p.returncode == 0, p.stderr
-    ws = capture_windows(tmp_path, ("rest", "run"), PreprocessConfig())
+    assert "capture" in datasets.available(captures=tmp_path)
+    cfg = PreprocessConfig()
+    ws = windows_from_recordings(datasets.load(["capture"], cfg.rate_hz, captures=tmp_path), ("rest", "run"), cfg)
     assert set(ws.subjects) == {"capture-alice", "capture-bob"}
     assert set(ws.y.tolist()) == {0, 1} and len(ws) > 50
     # no window spans a gap: fewer windows than two gap-free recordings of the demo excerpt would give
@@ -83,7 +86,7 @@ def test_labelled_captures_are_a_dataset(tmp_path):
 def test_shipped_model_card_matches_a_rerun(name):
     """Re-run the shipped int8 model on the person held out of its training, the way bench does; the card
     must say the same, and lead with the leave-one-dataset-out figures."""
-    from ecg_activity.train import corpus
+    from ecg_activity.train import datasets
     from ecg_activity.train.augment import NONE
     from ecg_activity.train.windows import augmented_windows
 
@@ -92,7 +95,7 @@ def test_shipped_model_card_matches_a_rerun(name):
     card = b.meta.card
     assert card, f"{name}.json has no model card (run: ecg-activity bench --model {path} --update-card)"
     hold = b.meta.training["holdout_subjects"]
-    recs = [r for r in corpus.load(["motion", "wrist"], b.cfg.rate_hz) if r.subject in hold]
+    recs = datasets.load(["motion", "wrist"], b.cfg.rate_hz, subjects=set(hold))
     ws = augmented_windows(recs, b.labels, b.cfg, NONE, hop_s=b.cfg.hop_s)
     pred = np.array([np.argmax(b.predict(x)) for x in ws.x])
     acc = float(np.mean(pred == ws.y))

@@ -16,12 +16,13 @@ import numpy as np
 
 from ..edge.heart_rate import heart_rate
 
-from . import datasets
+from .datasets.motion import MOTION_ELECTRODES, load_motion_file, motion_file_info
+from .datasets import get_dataset
 
 
 def median_hr(path) -> float | None:
     """A recording's median heart rate over 2500-sample windows at half overlap (None when no window has one)."""
-    rec = datasets.load_motion_file(path)
+    rec = load_motion_file(path)
     x = rec.counts.astype(float)
     bpm = [heart_rate(x[s:s + 2500], rec.rate_hz).bpm for s in range(0, x.size - 2500, 1250)]
     bpm = [b for b in bpm if b is not None]
@@ -36,11 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     acts = a.activities.split(",")
     hr = defaultdict(dict)
-    for p in datasets.motion_files():
-        subj, elec, act = datasets.motion_file_info(p)
+    for p in get_dataset("motion").files():
+        subj, elec, act = motion_file_info(p)
         if act in acts:
             hr[subj][(elec, act)] = median_hr(p)
-    elecs = list(datasets.MOTION_ELECTRODES.values())
+    elecs = list(MOTION_ELECTRODES.values())
     print("median heart rate (bpm) by subject; columns electrode/activity")
     print("subj  " + "  ".join(f"{e[:7]:>7}/{act[:4]:<4}" for act in acts for e in elecs))
     for subj in sorted(hr):

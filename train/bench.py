@@ -21,7 +21,7 @@ import numpy as np
 
 from ..edge.model_bundle import ModelBundle, metadata_path
 from ..edge.model_meta import ModelMeta
-from . import corpus, metrics
+from . import datasets, metrics
 from .folds import Fold, FoldResult, run_folds
 from .recipe import RECIPES, Recipe
 
@@ -38,7 +38,7 @@ def latency_numbers(bundle: ModelBundle, runs: int = 300) -> dict:
     """The file's per-window cost on this machine, both ways a window is paid for: as a live stream pays
     it (each spectrogram frame computed once, when its samples arrive) and computed whole (a replay at
     another rate, a window repaired over a gap).  A card that gave only one would mislead by 3x either way."""
-    from ..edge.benchmark import per_window, window_latency
+    from ..edge.latency import per_window, window_latency
 
     raw = np.random.default_rng(0).standard_normal(int(bundle.cfg.window_s * bundle.cfg.rate_hz))
     pre_ms, inv_ms = window_latency(bundle, [raw] * runs)
@@ -136,7 +136,7 @@ def _per_class(y: np.ndarray, pred: np.ndarray, labels) -> dict:
 def lodo_summary(r: FoldResult, labels, held: str) -> dict:
     """Held-out dataset: only the classes it shares with the training datasets count."""
     y, pq, pf = np.array(r.y), np.array(r.int8_pred), np.array(r.float_pred)
-    shared = [i for i, lab in enumerate(labels) if r.trained_classes[i] and lab in corpus.DATASETS[held].labels]
+    shared = [i for i, lab in enumerate(labels) if r.trained_classes[i] and lab in datasets.labels_of(held)]
     m = np.isin(y, shared)
     subj = np.array(r.subjects)
     return {"dataset": held, "classes": [labels[i] for i in shared], "windows": int(m.sum()),
@@ -157,7 +157,7 @@ def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
     folds = []
     for r in results:
         yy, ff, qq, src = np.array(r.y), np.array(r.float_pred), np.array(r.int8_pred), np.array(r.sources)
-        folds.append({"subject": r.name, "dataset": corpus.dataset_of(r.name), "n": len(r.y),
+        folds.append({"subject": r.name, "dataset": datasets.dataset_of(r.name), "n": len(r.y),
                       "float_accuracy": float(np.mean(ff == yy)), "int8_accuracy": float(np.mean(qq == yy)),
                       "agreement": float(np.mean(ff == qq)), "epochs": r.epochs,
                       "per_source": {s: {"n": int((src == s).sum()), "int8_accuracy": float(np.mean(qq[src == s] == yy[src == s]))}
@@ -172,7 +172,7 @@ def loso_summary(results: list[FoldResult], labels, recipe: Recipe) -> dict:
                                  "max": float(accs.max())}
     people = np.concatenate([r.subjects for r in results])
     out["int8"]["interval_people"] = metrics.people_interval(y, pq, people, len(labels))
-    subj_ds = np.array([corpus.dataset_of(s) for r in results for s in r.subjects])
+    subj_ds = np.array([datasets.dataset_of(s) for r in results for s in r.subjects])
     out["per_dataset"] = {d: {"windows": int((subj_ds == d).sum()),
                               "int8": metrics.summary(y[subj_ds == d], pq[subj_ds == d], labels)}
                           for d in sorted(set(subj_ds.tolist()))}
@@ -259,8 +259,8 @@ def rest_at_high_heart_rate(results: list[FoldResult], cw, labels, cfg) -> dict 
 def _raw_eval_rest(cw, cfg) -> dict:
     """The raw samples of every rest evaluation window, in the cache's order (same cuts as ``augmented_windows``)."""
     out: dict = {}
-    names = sorted({corpus.dataset_of(s) for s in cw.eval.subjects.tolist()})
-    for rec in corpus.load([n for n in names if n in corpus.LOADERS], cfg.rate_hz):
+    names = sorted({datasets.dataset_of(s) for s in cw.eval.subjects.tolist()})
+    for rec in datasets.load([n for n in names if n != "capture"], cfg.rate_hz):
         for a, b, lab in rec.segments:
             if lab != "rest":
                 continue
@@ -289,18 +289,18 @@ def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/b
     cw = windows_for(recipe, progress, subjects)
     labels = recipe.labels
     all_subj = sorted(set(cw.eval.subjects.tolist()))
-    present = sorted({corpus.dataset_of(s) for s in all_subj})
+    present = sorted({datasets.dataset_of(s) for s in all_subj})
     progress(f"{recipe.task}: {len(cw.train)} training windows ({recipe.copies} copies), {len(cw.eval)} test windows "
              f"from {len(all_subj)} people in {', '.join(present)}; {jobs} job(s)")
     folds = []
     if lodo and len(present) > 1:
-        folds += [Fold(f"dataset:{d}", [s for s in all_subj if corpus.dataset_of(s) == d],
-                       [s for s in all_subj if corpus.dataset_of(s) != d]) for d in present]
+        folds += [Fold(f"dataset:{d}", [s for s in all_subj if datasets.dataset_of(s) == d],
+                       [s for s in all_subj if datasets.dataset_of(s) != d]) for d in present]
     folds += [Fold(s, [s], [t for t in all_subj if t != s]) for s in all_subj]
     results = run_folds(str(cw.path), recipe, folds, jobs, progress)
     by = {r.name: r for r in results}
     res = {"model": bundle.path.name, "task": recipe.task, "recipe": recipe.to_dict(), "quick": quick,
-           "datasets": {d: corpus.DATASETS[d].text for d in present},
+           "datasets": {d: datasets.get_dataset(d).text for d in present},
            "machine": machine_text(),
            "preprocess": recipe.preprocess.to_dict(), "jobs": jobs}
     res["lodo"] = {d: lodo_summary(by[f"dataset:{d}"], labels, d) for d in present if f"dataset:{d}" in by}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus, datasets
+from . import datasets
 from .augment import NONE
 from .windows import WindowSet, augmented_windows
 
@@ -32,24 +32,10 @@ def cache_dir() -> Path:
     return Path(base) / "windows"
 
 
-def _input_files(names: list[str], captures: str | None = None) -> list[Path]:
-    files: list[Path] = []
-    if "capture" in names and captures:
-        files += sorted(Path(captures).rglob("*.ecgcap"))
-    for n in names:
-        if n == "motion":
-            files += datasets.motion_files()
-        elif n == "wrist":
-            files += datasets.wrist_files()
-        elif n == "gudb" and os.environ.get("ECG_GUDB"):
-            files += sorted(Path(os.environ["ECG_GUDB"]).glob("subject_*/*/ECG.tsv"))
-    return files
-
-
 def data_hash(names: list[str], captures: str | None = None) -> str:
     """A hash of the input files' names and contents: a cache entry is used only for the very same data."""
     h = hashlib.sha256()
-    for p in _input_files(names, captures):
+    for p in datasets.input_files(names, captures=captures):
         h.update(p.name.encode())
         with open(p, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -85,7 +71,7 @@ def load_cached(path: Path) -> CachedWindows:
 
 def windows_for(recipe, progress=None, subjects: set[str] | None = None, captures: str | None = None) -> CachedWindows:
     """The recipe's windows, from the cache or computed (and cached) now."""
-    names = [n for n in recipe.datasets if n in corpus.available() or n == "capture"]
+    names = [n for n in recipe.datasets if n in datasets.available() or n == "capture"]
     key = json.dumps({"v": CACHE_VERSION, "labels": recipe.labels, "datasets": names,
                       "preprocess": recipe.preprocess.to_dict(), "augment": recipe.augment.to_dict(),
                       "copies": recipe.copies, "hop": recipe.train_hop_s, "seed": recipe.seed,
@@ -98,7 +84,7 @@ def windows_for(recipe, progress=None, subjects: set[str] | None = None, capture
         return load_cached(path)
     if progress:
         progress(f"preprocessing {', '.join(names)} once ({recipe.copies} copies; cached in {path.parent})")
-    recs = corpus.load(names, recipe.preprocess.rate_hz, captures=captures)
+    recs = datasets.load(names, recipe.preprocess.rate_hz, captures=captures)
     if subjects:
         recs = [r for r in recs if r.subject in subjects]
     parts = [augmented_windows(recs, recipe.labels, recipe.preprocess, recipe.augment, copies=1, seed=recipe.seed,

@@ -15,9 +15,6 @@ import numpy as np
 
 from ..bridge.capture_decode import iter_capture
 from ..bridge.recording import Recording, to_rate
-from ..edge.preprocess import PreprocessConfig
-
-from .windows import WindowSet, windows_from_recordings
 
 
 def _label_now(tally, t_host: float, default: str | None) -> str | None:
@@ -55,8 +52,3 @@ def capture_recordings(root: Path, rate_hz: float) -> list[Recording]:
                             [(0, x.size, label)], source=f"{path.name}#{k}", subject=f"capture-{subject}")
             recs.append(rec if rec.rate_hz == rate_hz else to_rate(rec, rate_hz))
     return recs
-
-
-def capture_windows(root: Path, labels: tuple[str, ...], cfg: PreprocessConfig) -> WindowSet:
-    """Windows of the labelled captures under ``root``."""
-    return windows_from_recordings(capture_recordings(root, cfg.rate_hz), labels, cfg)

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import corpus
+from . import datasets
 
 
 @dataclass
@@ -53,8 +53,8 @@ def inner_validation(subjects: list[str], share: float, seed: int) -> list[str]:
 
 def trained_classes(recipe, train_subjects: list[str]) -> np.ndarray:
     """Which of the recipe's classes the training people's datasets can show at all."""
-    ds = {corpus.dataset_of(s) for s in train_subjects}
-    return np.array([any(lab in corpus.DATASETS[d].labels for d in ds if d in corpus.DATASETS)
+    ds = {datasets.dataset_of(s) for s in train_subjects}
+    return np.array([any(lab in datasets.labels_of(d) for d in ds)
                      for lab in recipe.labels])
 
 

@@ -10,7 +10,8 @@ import argparse
 import numpy as np
 
 from ..bridge.recording import DEMO_EXCERPT
-from ..train.datasets import MODEL_RATE_HZ, load_motion_file, shared_datasets
+from .datasets.base import MODEL_RATE_HZ, shared_datasets
+from .datasets.motion import load_motion_file
 
 ACTS = (("klud", "rest"), ("chodza", "walk"), ("beh", "run"))
 

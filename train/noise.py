@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import shared_datasets
+from .datasets.base import shared_datasets
 
 NSTDB_RATE_HZ = 360.0
 NSTDB_KINDS = ("ma", "bw")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..edge.preprocess import PreprocessConfig
 from .augment import DeviceAugment
 from .model import ModelSpec
-from .windows import TASKS
+from .tasks import TASKS, get_task
 
 #: the one preprocessing of the shipped models: 20 s windows every second; the QRS band 2-40 Hz (what
 #: every consumer ECG passes) in 0.2 s steps that divide the 1 s hop (so a stream computes each frame
@@ -48,14 +48,13 @@ class Recipe:
     seed: int = 0
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r} (choose from {', '.join(TASKS)})")
+        get_task(self.task)                     # ValueError naming the known ones
         if self.copies < 1 or self.max_epochs < 1 or not 0 <= self.inner_val < 1:
             raise ValueError("copies and max_epochs must be >= 1, inner_val in [0, 1)")
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return TASKS[self.task]
+        return TASKS[self.task].labels
 
     def to_dict(self) -> dict:
         d = asdict(self)

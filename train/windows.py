@@ -12,14 +12,9 @@ import numpy as np
 from ..bridge.recording import Recording
 from ..edge.preprocess import PreprocessConfig, offline_windows, spectrogram
 
-from . import corpus, datasets
+from . import datasets
 from .augment import NONE, DeviceAugment, augment_window, lengthen_rr_recording, stretch_recording
 
-TASKS = {
-    "activity5": ("rest", "arms", "walk", "run", "squats"),
-    "activity6": ("rest", "arms", "walk", "run", "squats", "cycle"),
-    "rest_run": ("rest", "run"),
-}
 
 
 @dataclass
@@ -40,13 +35,13 @@ class WindowSet:
 
     @property
     def datasets(self) -> np.ndarray:
-        return np.array([corpus.dataset_of(s) for s in self.subjects])
+        return np.array([datasets.dataset_of(s) for s in self.subjects])
 
     @property
     def allowed(self) -> np.ndarray:
         """(n, classes) bool: the classes each window's dataset can show at all."""
-        known = {d: np.array([lab in corpus.DATASETS[d].labels if d in corpus.DATASETS else True
-                              for lab in self.labels]) for d in set(self.datasets.tolist())}
+        known = {d: np.array([lab in datasets.labels_of(d) for lab in self.labels])
+                 for d in set(self.datasets.tolist())}
         return np.stack([known[d] for d in self.datasets]) if len(self) else np.zeros((0, len(self.labels)), bool)
 
 
@@ -72,19 +67,6 @@ def windows_from_recordings(recs: list[Recording], labels: tuple[str, ...], cfg:
     if not xs:
         return _empty(labels, cfg)
     return WindowSet(np.concatenate(xs), np.array(ys), np.array(subs), np.array(srcs), labels)
-
-
-def motion_windows(task: str, cfg: PreprocessConfig, root: Path | None = None,
-                   subjects: set[str] | None = None) -> WindowSet:
-    """ecg-motion-artefacts' windows for ``task`` (optionally some people only)."""
-    labels = TASKS[task]
-    recs = []
-    for p in datasets.motion_files(root):
-        subj, _, act = datasets.motion_file_info(p)
-        if act not in labels or (subjects and subj not in subjects):
-            continue
-        recs.append(datasets.load_motion_file(p, cfg.rate_hz))
-    return windows_from_recordings(recs, labels, cfg)
 
 
 def _augmented_recording(args) -> tuple[np.ndarray, list[int]]:

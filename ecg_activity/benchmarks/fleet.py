@@ -1,6 +1,6 @@
 """Fleet throughput on this machine, printed (a benchmark, not a test).
 
-    python -m ecg_activity.fleet.benchmark [--devices 1,10,100] [--seconds 20] [--speed 10]
+    python -m ecg_activity.benchmarks.fleet [--devices 1,10,100] [--seconds 20] [--speed 10]
 
 Starts a real Mosquitto on a free loopback port, a collector, and N simulated
 devices, each publishing one decision per (1 / speed) s through the real
@@ -47,8 +47,8 @@ def run(n_devices: int, seconds: float, speed: float, port: int, folder: Path) -
     sent, received, lost, duplicated, the rate and latency percentiles."""
     from ..sinks import SessionInfo
     from ..sinks.mqtt import MqttSink
-    from . import MqttUrl
-    from .collector import Collector
+    from ..fleet import MqttUrl
+    from ..fleet.collector import Collector
 
     latencies: list[float] = []
     col = Collector(f"mqtt://127.0.0.1:{port}/bench{n_devices}/#", folder / f"out{n_devices}",

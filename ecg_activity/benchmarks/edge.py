@@ -1,6 +1,6 @@
 """Edge performance on this machine, printed (a benchmark, not a test).
 
-    python -m ecg_activity.edge.benchmark [--model models/activity5.tflite] [--hours 1] [--no-old]
+    python -m ecg_activity.benchmarks.edge [--model models/activity5.tflite] [--hours 1] [--no-old]
 
 Per-window cost, one hour of capture replayed at max speed, the resident
 memory / start-up / CPU of a real ``ecg-activity run`` process, and the same
@@ -26,54 +26,8 @@ from ..bridge.blocks import Packet
 from ..bridge.capture import CaptureHeader, CaptureWriter
 from ..bridge.protocol_frame import encode_stream
 from ..bridge.recording import load_demo_excerpt
-
-from .model_bundle import DEFAULT_MODEL, ModelBundle
-from .preprocess import FrameCache, spectrogram
-
-
-def window_latency(bundle: ModelBundle, windows) -> tuple[float, float]:
-    """Median (preprocess ms, int8 invoke ms) over ``windows`` (raw samples at the model rate), each
-    computed whole (what a window at another rate, or repaired over a gap, costs)."""
-    pre, inv = [], []
-    for w in windows:
-        t0 = time.perf_counter()
-        s = spectrogram(w, bundle.cfg.rate_hz, bundle.cfg)
-        t1 = time.perf_counter()
-        bundle.predict(s)
-        inv.append(time.perf_counter() - t1)
-        pre.append(t1 - t0)
-    return float(np.median(pre) * 1e3), float(np.median(inv) * 1e3)
-
-
-def streaming_latency(bundle: ModelBundle, x: np.ndarray, runs: int = 500) -> tuple[float, float]:
-    """Median (preprocess ms, int8 invoke ms) per window as a live stream pays it: one window per hop,
-    each STFT frame computed once (``FrameCache``) when the model's preprocessing allows it."""
-    cfg = bundle.cfg
-    if not cfg.frame_local:
-        n = cfg.window_samples
-        return window_latency(bundle, (x[(i * 97) % (x.size - n):][:n] for i in range(runs)))
-    frames = FrameCache(cfg)
-    n, hop = cfg.window_samples, cfg.hop_samples
-    warm = max(50, runs // 5)          # not timed: a fresh process's first windows run slower (allocations, caches)
-    reps = int(np.ceil(((runs + warm) * hop + n) / x.size))
-    x = np.tile(x, reps)
-    for i in range(warm):
-        bundle.predict(frames.spectrogram(x[i * hop:i * hop + n], i * hop))
-    pre, inv = [], []
-    for i in range(warm, warm + runs):
-        s0 = i * hop
-        t0 = time.perf_counter()
-        s = frames.spectrogram(x[s0:s0 + n], s0)
-        t1 = time.perf_counter()
-        bundle.predict(s)
-        inv.append(time.perf_counter() - t1)
-        pre.append(t1 - t0)
-    return float(np.median(pre) * 1e3), float(np.median(inv) * 1e3)
-
-
-def per_window(bundle: ModelBundle, runs: int = 500) -> tuple[float, float]:
-    """(preprocess ms, invoke ms) per window over the demo excerpt, as a live stream pays them."""
-    return streaming_latency(bundle, load_demo_excerpt().millivolts(), runs)
+from ..edge.latency import per_window
+from ..edge.model_bundle import DEFAULT_MODEL, ModelBundle
 
 
 def make_capture(path: Path, hours: float) -> int:
@@ -188,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"per window (streaming, one window a hop): preprocess {pre:.3f} ms + int8 invoke {inv:.3f} ms = "
           f"{pre + inv:.3f} ms median (target <= 0.3 ms)")
     if a.pi:
-        out = subprocess.run([a.pi, "cd /src && /opt/venv/bin/python -m ecg_activity.edge.benchmark --per-window-only"],
+        out = subprocess.run([a.pi, "cd /src && /opt/venv/bin/python -m ecg_activity.benchmarks.edge --per-window-only"],
                              capture_output=True, text=True, timeout=3600).stdout
         line = next((ln for ln in out.splitlines() if ln.startswith("per window")), "")
         import re

@@ -1,6 +1,6 @@
 """Decoder throughput on this machine (a benchmark that prints numbers, not a test).
 
-    python -m ecg_activity.bridge.benchmark [--seconds 600]
+    python -m ecg_activity.benchmarks.decoders [--seconds 600]
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from . import protocol_attys as attys
-from . import protocol_polar as polar
-from .protocol_frame import encode_stream
-from .protocols import make_decoder
+from ..bridge import protocol_attys as attys
+from ..bridge import protocol_polar as polar
+from ..bridge.protocol_frame import encode_stream
+from ..bridge.protocols import make_decoder
 
 
 def _payloads(protocol: str, x: np.ndarray, read_size: int) -> list[bytes]:
@@ -45,7 +45,7 @@ def bench(protocol: str, seconds: float, read_size: int = 4096, repeats: int = 3
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m ecg_activity.bridge.benchmark``: print the decoders' throughput per read size (a benchmark, not
+    """``python -m ecg_activity.benchmarks.decoders``: print the decoders' throughput per read size (a benchmark, not
     a test: speed targets live here)."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=3600.0, help="recording length to decode")

@@ -1,10 +1,12 @@
-"""``ecg-activity``: one console script, one subcommand per job.
+"""``ecg-activity``: one console script, one module per subcommand.
 
-The commands live in ``cli_bridge`` (devices, record, simulate, info,
-export), ``cli_edge`` (run, demo, replay), ``cli_fleet`` (collect) and
-``cli_train`` (train, quantize, bench); each imports what it needs only when it runs, so ``--help`` is
-instant and a Pi never loads TensorFlow.  ``main`` is the one place errors
-become messages: every ``EcgActivityError`` is one line and its exit code.
+Each command is ``ecg_activity/cli/<name>.py`` with its ``register(sub)``
+(the parser) and its ``cmd`` (the work), listed once in ``COMMANDS`` in the
+order ``--help`` shows them: a new command is one file plus one line here.
+Each imports what it needs only when it runs, so ``--help`` is instant and
+a Pi never loads TensorFlow.  Shared option groups are in ``options.py``.
+``main`` is the one place errors become messages: every ``EcgActivityError``
+is one line and its exit code.
 """
 
 from __future__ import annotations
@@ -12,30 +14,34 @@ from __future__ import annotations
 import os
 import sys
 
-from .args import Parser
-from .bridge import __version__
-from .bridge.errors import EcgActivityError, UsageError  # noqa: F401  (the one family main() catches)
+from importlib import import_module
+
+from ..bridge import __version__
+from ..bridge.errors import EcgActivityError, UsageError  # noqa: F401  (the one family main() catches)
+from .options import Parser
 
 #: a clear runtime failure: exit 1 with one line, no traceback
 Fail = EcgActivityError
 
+#: every command's module, in the order ``--help`` lists them (``import_``: ``import`` is a keyword)
+COMMANDS = ("devices", "record", "simulate", "info", "import_", "export", "run", "demo", "calibrate", "plot",
+            "replay", "collect", "train", "quantize", "bench")
+
 
 def build_parser() -> Parser:
-    """The ``ecg-activity`` parser, each layer's commands registered by its own module."""
-    from . import cli_bridge, cli_edge, cli_fleet, cli_train
-
+    """The ``ecg-activity`` parser, each command registered by its own module."""
     p = Parser(prog="ecg-activity", description="Live physical-activity recognition from a wearable ECG.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for mod in (cli_bridge, cli_edge, cli_fleet, cli_train):
-        mod.register(sub)
+    for name in COMMANDS:
+        import_module(f"{__name__}.{name}").register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the one place errors become a line and an exit code (an EcgActivityError's own, usage
     2, Ctrl-C 130), never a traceback."""
-    from . import interrupts
+    from .. import interrupts
 
     try:
         interrupts.install()                            # Ctrl-C is KeyboardInterrupt, and is remembered

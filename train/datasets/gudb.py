@@ -1,7 +1,10 @@
-"""Loaders for the real ECG datasets; each returns Recordings at their native scale.
+"""GUDB (Howell & Porr, University of Glasgow, 2018): the project's target dataset, 25 people with an
+Attys chest strap at 250 Hz, sitting / maths / walking / hand bike / jogging, 2 minutes each.
 
-Every loader puts the signal on a uniform grid at the model rate with a
-proper anti-aliasing resampler; nothing downstream sees jittery timestamps.
+Its signals are not on these machines: it is read from a local copy of its
+``experiment_data/`` folder named by ``$ECG_GUDB`` (or fetched from the
+public mirror when online, on request only).  Its R-peak annotations, which
+are here, test the heart rate.
 """
 
 from __future__ import annotations
@@ -11,38 +14,46 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bridge.recording import Recording
-from ..bridge.recording_files import (  # noqa: F401  (the readers live in bridge: the simulator streams them too)
-    MODEL_RATE_HZ, MOTION_ACTIVITIES, MOTION_ELECTRODES, MOTION_MV_PER_COUNT, MOTION_NAME, WRIST_ACTIVITIES,
-    WRIST_MV_PER_COUNT, load_motion_file, load_wrist_edf, read_motion_csv, uniform_from_timestamps)
+from ...bridge.recording import Recording, to_rate
+from .base import MODEL_RATE_HZ, Dataset
+
+#: GUDB activity -> project class
+GUDB_LABELS = {"sitting": "rest", "maths": "rest", "walking": "walk", "jogging": "run", "hand_bike": "arms"}
 
 
-def shared_datasets() -> Path:
-    """``../shared/datasets`` beside the project, or $ECG_DATASETS."""
-    env = os.environ.get("ECG_DATASETS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+class Gudb(Dataset):
+    """GUDB's chest strap (``cs_V2_V1``) from ``$ECG_GUDB`` (or ``gudb=`` a folder)."""
+
+    name = "gudb"
+    labels = frozenset({"rest", "walk", "run", "arms"})
+    activities = GUDB_LABELS
+    rate_hz = 250.0
+    text = ("GUDB (Howell & Porr, CC BY 3.0): 25 people, Attys chest strap 250 Hz, sitting and maths "
+            "(rest), walking, jogging (run), hand bike (arms)")
+    citation = ("Howell L, Porr B. \"High precision ECG Database with annotated R peaks, recorded and filmed "
+                "under realistic conditions\", University of Glasgow, 2018. CC BY 3.0.")
+
+    def root(self, base: Path | None = None, gudb: str | os.PathLike | None = None) -> Path | None:
+        root = gudb or os.environ.get("ECG_GUDB")
+        return Path(root) if root and Path(root).is_dir() else None
+
+    def files(self, base: Path | None = None, **kw) -> list[Path]:
+        root = self.root(base, kw.get("gudb"))
+        if root is None:
+            return []
+        return sorted(p for p in root.glob("subject_*/*/ECG.tsv") if p.parent.name in GUDB_LABELS)
+
+    def subject_of(self, path: Path) -> str | None:
+        return f"gudb-{int(Path(path).parent.parent.name.split('_')[1]):02d}"
+
+    def load_file(self, path: Path, rate_hz: float = MODEL_RATE_HZ) -> Recording:
+        path = Path(path)
+        subject, activity = int(path.parent.parent.name.split("_")[1]), path.parent.name
+        rec, _ = load_gudb(path.parent.parent.parent, subject, activity)
+        rec.segments = [(a, b, GUDB_LABELS[activity]) for a, b, _ in rec.segments]
+        return rec if rec.rate_hz == rate_hz else to_rate(rec, rate_hz)
 
 
-def motion_files(root: Path | None = None) -> list[Path]:
-    """ecg-motion-artefacts' recording files, sorted."""
-    root = (root or shared_datasets()) / "ecg-motion-artefacts" / "data"
-    return sorted(p for p in root.glob("*/*.csv.gz") if MOTION_NAME.match(p.name))
-
-
-def motion_file_info(path: Path) -> tuple[str, str, str]:
-    """(subject, electrode type, activity) from an ecg-motion-artefacts file name."""
-    m = MOTION_NAME.match(path.name)
-    return m.group(1), MOTION_ELECTRODES.get(m.group(2), m.group(2)), MOTION_ACTIVITIES.get(m.group(3), m.group(3))
-
-
-def wrist_files(root: Path | None = None) -> list[Path]:
-    """wrist-ppg-exercise's EDF files, sorted."""
-    return sorted(((root or shared_datasets()) / "wrist-ppg-exercise" / "edf").glob("s*_*.edf"))
-
-
-# GUDB (Howell & Porr, 2018; CC BY 3.0): the project's target dataset, recorded with Attys amplifiers.
 GUDB_ACTIVITIES = ("sitting", "maths", "walking", "hand_bike", "jogging")
 GUDB_CHANNELS = ("cs_V2_V1", "einthoven_II", "einthoven_III", "acc_x", "acc_y", "acc_z")
 GUDB_RATE_HZ = 250.0

@@ -1,4 +1,4 @@
-"""Fleet command: collect (the central side of ``--out mqtt://...``)."""
+"""``ecg-activity collect``: the central side of ``--out mqtt://...``: every device's decisions, one file each."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import argparse
 import sys
 import threading
 
-from .args import duration
+from .options import duration
 
 
-def cmd_collect(a: argparse.Namespace) -> int:
-    """``collect``: subscribe to a fleet's decisions on a broker and append each device's to its own file."""
-    from .fleet.collector import Collector
-    from .session import stop_after, stop_on_signals
+def cmd(a: argparse.Namespace) -> int:
+    """Subscribe to a fleet's decisions on a broker and append each device's to its own file."""
+    from ..fleet.collector import Collector
+    from ..session import stop_after, stop_on_signals
 
     col = Collector(a.url, a.out)
     stop = threading.Event()
@@ -41,10 +41,10 @@ def cmd_collect(a: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    """Add the fleet command (collect)."""
+    """Add ``collect``."""
     s = sub.add_parser("collect", help="fleet: subscribe to every device's decisions, one JSON-lines file each")
     s.add_argument("url", help="mqtt://BROKER[:PORT]/PREFIX/# (the PREFIX the devices publish under)")
     s.add_argument("--out", "-o", required=True, help="folder for DEVICE.jsonl files (created if missing)")
     s.add_argument("--duration", type=duration, help="stop after this many seconds (default: Ctrl-C)")
     s.add_argument("--no-display", action="store_true", help="no live table")
-    s.set_defaults(func=cmd_collect)
+    s.set_defaults(func=cmd)

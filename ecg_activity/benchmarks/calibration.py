@@ -1,6 +1,6 @@
 """Personal calibration on this machine, printed (a benchmark, not a test).
 
-    python -m ecg_activity.calibrate_benchmark [--model models/activity5.tflite] [--subject 05]
+    python -m ecg_activity.benchmarks.calibration [--model models/activity5.tflite] [--subject 05]
 
 Issue #12's cost targets, measured on real recordings: one person of
 ecg-motion-artefacts (electrode sets 01 and 02: about 2 minutes of each of
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .bridge.importer import Imported, write_capture
-from .bridge.recording_files import MOTION_ACTIVITIES, load_motion_file
-from .edge.benchmark import per_window
-from .edge.model_bundle import DEFAULT_MODEL, ModelBundle
-from .train.datasets import shared_datasets
+from ..bridge.importer import Imported, write_capture
+from ..edge.latency import per_window
+from ..edge.model_bundle import DEFAULT_MODEL, ModelBundle
+from ..train.datasets.base import shared_datasets
+from ..train.datasets.motion import MOTION_ACTIVITIES, load_motion_file
 
 NO_TENSORFLOW = ("import sys\nfor m in ('tensorflow', 'keras'): sys.modules[m] = None\n"
                  "from ecg_activity.cli import main\nsys.exit(main(sys.argv[1:]))")
