@@ -11,10 +11,11 @@ first asked for, so listing the names (``--help``) costs nothing.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from .errors import SourceError
 
-#: name -> "module:class" (in this package)
+#: name -> "module:class": a module of this package, or any importable module (a protocol kept outside)
 _REGISTERED: dict[str, str] = {
     "frame": "protocol_frame:FrameProtocol",
     "attys": "protocol_attys:AttysProtocol",
@@ -26,6 +27,11 @@ PROTOCOLS: tuple[str, ...] = tuple(_REGISTERED)
 _loaded: dict = {}
 
 
+def names() -> tuple[str, ...]:
+    """The registered protocol names now (``PROTOCOLS`` is the same, taken at import)."""
+    return tuple(_REGISTERED)
+
+
 class UnknownProtocol(SourceError, ValueError):
     """A protocol name no class registers (a usage error: one line naming the known ones)."""
 
@@ -35,10 +41,12 @@ class UnknownProtocol(SourceError, ValueError):
 def get_protocol(name: str):
     """The ``Protocol`` object for ``name`` (raises UnknownProtocol, a SourceError, with one line)."""
     if not isinstance(name, str) or name not in _REGISTERED:
-        raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(PROTOCOLS)})")
+        raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(names())})")
     if name not in _loaded:
         module, cls = _REGISTERED[name].split(":")
-        _loaded[name] = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+        local = f"{__package__}.{module}"
+        found = importlib.util.find_spec(local) is not None
+        _loaded[name] = getattr(importlib.import_module(local if found else module), cls)()
     return _loaded[name]
 
 

@@ -25,7 +25,8 @@ from .capture import CaptureHeader
 from .decoder import Decoder
 from .errors import SourceError
 from .protocol_base import Protocol
-from .protocols import PROTOCOLS, get_protocol
+from .protocols import get_protocol
+from .protocols import names as protocol_names
 from .recording import Recording, load_demo_excerpt
 from .transport_serial import TransportError
 
@@ -110,9 +111,9 @@ def open_source(spec: str, protocol: str | None = None, *, baudrate: int = 11520
         return _open_replay(spec[len("replay:"):] if spec.startswith("replay:") else spec, protocol, speed, stop)
     if spec.startswith("sim:"):
         proto = spec[4:] or "frame"
-        if proto not in PROTOCOLS:
+        if proto not in protocol_names():
             raise SourceError(f"unknown virtual device {spec!r} (choose from "
-                              f"{', '.join('sim:' + p for p in PROTOCOLS)})")
+                              f"{', '.join('sim:' + p for p in protocol_names())})")
         if protocol and protocol != proto:
             raise SourceError(f"{spec} speaks {proto!r}, not {protocol!r}")
         sim_speed = MAX_SIM_SPEED if is_max_speed(speed) else min(float(speed), MAX_SIM_SPEED)

@@ -49,3 +49,40 @@ def demo_recording():
     from ecg_activity.bridge.recording import load_demo_excerpt
 
     return load_demo_excerpt()
+
+
+def cli_popen(*args: str, **kw) -> subprocess.Popen:
+    """The real console entry point started in the background (stdout and stderr piped, text)."""
+    return subprocess.Popen([sys.executable, "-m", "ecg_activity", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def write_capture(path, samples=None, seconds: float = 20, rate_hz: float = 250.0, per_frame: int = 25,
+                  t0: float = 1.7e9, label: str | None = None, mv_per_count: float = 0.001, events=()):
+    """A frame-protocol capture written directly (what ``record`` would write for these samples): one
+    packet per frame, ``per_frame / rate_hz`` apart from ``t0``; ``events`` are (t_host, kind, detail)."""
+    import numpy as np
+
+    from ecg_activity.bridge.blocks import LinkEvent, Packet
+    from ecg_activity.bridge.capture import CaptureHeader, CaptureWriter
+    from ecg_activity.bridge.protocol_frame import encode_stream
+
+    x = np.arange(int(rate_hz * seconds)) % 1000 if samples is None else np.asarray(samples)
+    header = CaptureHeader(protocol="frame", rate_hz=rate_hz, channels=1, mv_per_count=mv_per_count, label=label)
+    pending = sorted(events)
+    with CaptureWriter(path, header) as w:
+        for i, f in enumerate(encode_stream(x, per_frame)):
+            t = t0 + i * per_frame / rate_hz
+            while pending and pending[0][0] <= t:
+                te, kind, detail = pending.pop(0)
+                w.write_event(LinkEvent(kind, te, detail))
+            w.write_packet(Packet(f, t))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shipped_bundle():
+    """The shipped activity5 model, loaded once for every test that only reads it."""
+    from ecg_activity.edge.model_bundle import ModelBundle
+
+    return ModelBundle.load()

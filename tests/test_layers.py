@@ -152,3 +152,14 @@ def test_edge_never_imports_tensorflow_or_keras():
     bad = [f"{p.relative_to(ROOT)}:{line} imports {mod}" for p in sorted((ROOT / "edge").rglob("*.py"))
            for mod, line in _imports(p, "ecg_activity.edge") if mod.split(".")[0] in ("tensorflow", "keras")]
     assert not bad, "\n".join(bad)
+
+
+def test_every_package_is_installed():
+    """A folder with an ``__init__.py`` that ``pyproject.toml`` does not list would be missing from the
+    wheel (its imports work in the source tree, then fail for a user)."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    found = {name for name, path in _modules().items() if path.name == "__init__.py"}
+    assert found - listed == set()

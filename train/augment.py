@@ -43,8 +43,8 @@ class DeviceAugment:
     dropouts: float = 0.3        # up to 5 % of the window lost in frame-sized spans, then bridged
     stretch: float = 0.0         # recordings stretched in time by up to +/- stretch (e.g. 0.1)
     rest_speedup: float = 0.0    # rest recordings played up to 1 + this faster: rest at a racing heart
-    rest_slow_bpm: float = 0.0   # every other augmented rest copy has its RR intervals lengthened to a heart
-                                 # rate between this and its own (0 = never): rest of an athlete's slow heart
+    rest_slow_bpm: float = 0.0   # augmented rest copies 1, 4, ... have their RR intervals lengthened to a heart
+                                 # rate between this and 75 bpm (0 = never): rest of an athlete's slow heart
     clip: float = 0.0            # an ADC's rails: QRS tips clipped at 40-100 % of the R amplitude, 10-24 bits
     nstdb: float = 0.0           # real muscle or baseline noise (NSTDB, its training part) at 6-24 dB SNR
 
@@ -135,14 +135,17 @@ def stretch_recording(rec: Recording, factor: float) -> Recording:
 def clip_to_rails(x: np.ndarray, rng: np.random.Generator, level: float | None = None, bits: int | None = None,
                   sides: str | None = None) -> np.ndarray:
     """``x`` through a cheap front end whose ADC range does not hold the whole QRS: the R tips (``"top"``),
-    the S troughs (``"bottom"``) or both pinned at a rail placed at ``level`` (40-100 %) of the way from
-    the median to the window's extreme, the rest quantized to ``bits`` (10-24) across that range."""
+    the S troughs (``"bottom"``) or both pinned at a rail placed at ``level`` (40-100 %) of the R (or S)
+    amplitude, the rest quantized to ``bits`` (10-24) across that range.  The amplitude is the window's
+    0.5th / 99.5th percentile from its median (its typical QRS extremes), not its extreme sample, which a
+    single artefact may set."""
     med = float(np.median(x))
     level = rng.uniform(0.4, 1.0) if level is None else level
     bits = int(rng.integers(10, 25)) if bits is None else bits
     sides = sides or str(rng.choice(("top", "bottom", "both")))
-    hi = med + level * (float(x.max()) - med) if sides in ("top", "both") else float(x.max())
-    lo = med - level * (med - float(x.min())) if sides in ("bottom", "both") else float(x.min())
+    top, bottom = np.percentile(x, (99.5, 0.5))
+    hi = med + level * (float(top) - med) if sides in ("top", "both") else float(x.max())
+    lo = med - level * (med - float(bottom)) if sides in ("bottom", "both") else float(x.min())
     if hi <= lo:
         return x
     # the rails sit where the ADC's range ends: the clipped side at the rail, the other side inside it

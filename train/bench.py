@@ -24,6 +24,7 @@ from ..edge.model_meta import ModelMeta
 from . import datasets, metrics
 from .folds import Fold, FoldResult, run_folds
 from .recipe import RECIPES, Recipe
+from .robustness import held_out_robustness
 
 HIGH_HR_BPM = 110.0
 
@@ -67,6 +68,7 @@ def shipped_numbers(bundle: ModelBundle, cw, runs: int = 300) -> dict:
            "parameters": bundle.meta.training.get("parameters"), **latency_numbers(bundle, runs)}
     out["demo_excerpt"] = demo_excerpt_numbers(bundle)
     out["noise_stability"] = noise_stability(bundle)
+    out["robustness"] = held_out_robustness(bundle)
     hold = bundle.meta.training.get("holdout_subjects") or []
     mask = np.isin(cw.eval.subjects, hold)
     if mask.any():
@@ -343,6 +345,7 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
         raise UsageError(f"no bench outputs to re-measure at {out} ({e}); run a full bench first") from None
     res["loso"]["calibration"] = calibration_summary(per_person, res["loso"]["labels"])
     res["shipped"]["noise_stability"] = noise_stability(bundle)
+    res["shipped"]["robustness"] = held_out_robustness(bundle)
     res["shipped"].update(latency_numbers(bundle))
     # (benches before the interval existed get it here too)
     res["loso"]["int8"]["interval_people"] = metrics.people_interval(d["y"], d["probs"].argmax(axis=1), d["subjects"],
@@ -386,7 +389,7 @@ def _pct(v) -> str:
 
 def card_markdown(meta: dict) -> str:
     """A model card in markdown from the model's metadata."""
-    from .report import latency_text, lodo_lines, noise_lines, people_interval_lines, recipe_text
+    from .report import latency_text, lodo_lines, noise_lines, people_interval_lines, recipe_text, robustness_lines
 
     c = meta["card"]
     ev = c["evaluation"]
@@ -455,6 +458,7 @@ def card_markdown(meta: dict) -> str:
                      f"(smoothed {de['smoothed_agreement']:.1%}); the excerpt is electrode set 01 only, so it differs "
                      "from the whole person's figure above.")
     lines += noise_lines(sh.get("noise_stability"))
+    lines += ["", *robustness_lines(sh.get("robustness"))]
     machine = ", ".join(v for v in (sh.get("machine"), sh["backend"]) if v)
     lines.append(f"Latency on the benchmark machine ({machine}): {latency_text(sh)}.")
     lines += ["", "Limitations: one chest lead; the people are young adults on treadmills, bikes and lab floors; "

@@ -166,6 +166,7 @@ def write_report(res: dict, out: str | Path) -> list[Path]:
             lines.append(f"- held out of the shipped model's training: {', '.join(h['subjects'])}: int8 accuracy "
                          f"{h['accuracy']:.3f}, macro-F1 {h['macro_f1']:.3f} on {h['n']} windows")
         lines += [f"- {line}" for line in noise_lines(sh.get("noise_stability"))]
+        lines += ["", *robustness_lines(sh.get("robustness"))]
     lines += ["", *[f"![{p}]({p})" for p in pngs], "",
               f"Wall time: {res['wall_time_s'] / 60:.1f} min on {res['machine']} with {res.get('jobs', 1)} job(s).", ""]
     md = out.with_suffix(".md")
@@ -183,6 +184,20 @@ def people_interval_lines(iv: dict | None) -> list[str]:
     return [f"How far these figures carry to other people: resampling the {iv['people']} people ({iv['resamples']} "
             f"bootstrap draws), int8 accuracy spans {a[0]:.2f}-{a[1]:.2f} and macro-F1 {f[0]:.2f}-{f[1]:.2f} "
             f"({iv['level']:.0%} interval).", ""]
+
+
+def robustness_lines(rb: dict | None) -> list[str]:
+    """The robustness suite as a markdown table (nothing for benches written before it)."""
+    if not rb:
+        return []
+    lines = [f"Robustness suite on the held-out {', '.join(rb['subjects'])} (`train/robustness.py`, seed "
+             f"{rb['seed']}; reproduce with `ecg-activity bench --model FILE --calibration-only`): each window "
+             "through one transform; a window the signal checks withhold counts as undecided.", "",
+             "| transform | windows | decided | decision unchanged | rest still rest |", "|---|---|---|---|---|"]
+    for name, r in rb["transforms"].items():
+        rest = "--" if r["rest_kept"] is None else f"{r['rest_kept']:.0%} of {r['rest_windows']}"
+        lines.append(f"| {name} | {r['windows']} | {r['decided']:.0%} | {r['unchanged']:.0%} | {rest} |")
+    return lines + [""]
 
 
 def noise_lines(ns: dict | None) -> list[str]:

@@ -100,7 +100,7 @@ def augmented_windows(recs: list[Recording], labels: tuple[str, ...], cfg: Prepr
             if c and aug.stretch:
                 rec = stretch_recording(rec, float(rng.uniform(1 - aug.stretch, 1 + aug.stretch)))
             at_rest = all(lab == "rest" for _, _, lab in rec.segments)
-            if c and at_rest and aug.rest_slow_bpm and c % 2 == 1:
+            if c and at_rest and aug.rest_slow_bpm and c % 3 == 1:     # copies 1, 4, ...: slow; the others fast
                 rec = lengthen_rr_recording(rec, float(rng.uniform(aug.rest_slow_bpm, 75.0)))
             elif c and at_rest and aug.rest_speedup:
                 rec = stretch_recording(rec, float(rng.uniform(1.0, 1.0 + aug.rest_speedup)))

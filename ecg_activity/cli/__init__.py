@@ -15,6 +15,7 @@ import os
 import sys
 
 from importlib import import_module
+from importlib.util import find_spec
 
 from ..bridge import __version__
 from ..bridge.errors import EcgActivityError, UsageError  # noqa: F401  (the one family main() catches)
@@ -23,7 +24,8 @@ from .options import Parser
 #: a clear runtime failure: exit 1 with one line, no traceback
 Fail = EcgActivityError
 
-#: every command's module, in the order ``--help`` lists them (``import_``: ``import`` is a keyword)
+#: every command's module (here, or any importable module), in the order ``--help`` lists them
+#: (``import_``: ``import`` is a keyword)
 COMMANDS = ("devices", "record", "simulate", "info", "import_", "export", "run", "demo", "calibrate", "plot",
             "replay", "collect", "train", "quantize", "bench")
 
@@ -34,7 +36,8 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        import_module(f"{__name__}.{name}").register(sub)
+        local = f"{__name__}.{name}"
+        import_module(local if find_spec(local) is not None else name).register(sub)
     return p
 
 

@@ -48,5 +48,6 @@ def register(sub) -> None:
     s.add_argument("--update-card", action="store_true", help="write the numbers into the model card")
     s.add_argument("--calibration-only", action="store_true",
                    help="re-measure personal calibration and the interval over people on the last bench's "
-                        "saved fold outputs, and the file's noise stability and latency (no training)")
+                        "saved fold outputs, and the file's noise stability, robustness suite and latency "
+                        "(no training)")
     s.set_defaults(func=needs_train_extra(cmd))

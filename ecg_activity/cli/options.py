@@ -65,9 +65,9 @@ def speed(s: str) -> float:
 
 def protocol_names() -> list[str]:
     """The registered wire protocols, for choices and help."""
-    from ..bridge.protocols import PROTOCOLS
+    from ..bridge.protocols import names
 
-    return list(PROTOCOLS)
+    return list(names())
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ a name.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
-#: name -> "module:class" (in this package), in the order ``--datasets`` offers them
+#: name -> "module:class" (a module of this package, or any importable module), in the order
+#: ``--datasets`` offers them
 _REGISTERED: dict[str, str] = {
     "motion": "motion:MotionArtefacts",
     "wrist": "wrist:WristPpgExercise",
@@ -35,7 +37,9 @@ def get_dataset(name: str):
         raise ValueError(f"unknown dataset {name!r} (choose from {', '.join(DATASET_NAMES)})")
     if name not in _loaded:
         module, cls = _REGISTERED[name].split(":")
-        _loaded[name] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
+        local = f"{__name__}.{module}"
+        found = importlib.util.find_spec(local) is not None
+        _loaded[name] = getattr(importlib.import_module(local if found else module), cls)()
     return _loaded[name]
 
 
