@@ -8,10 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
+
+from conftest import cli_popen
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="the Debian package mosquitto is not installed")
@@ -78,9 +79,7 @@ def _lines(path):
         return []
 
 
-def _cli(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "ecg_activity", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+_cli = cli_popen
 
 
 def test_every_decision_reaches_the_collector_once_and_in_order_across_a_broker_restart(broker, tmp_path):

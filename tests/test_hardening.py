@@ -29,7 +29,7 @@ from ecg_activity.bridge import protocol_polar as polar
 from ecg_activity.bridge.stream import stream_blocks
 from ecg_activity.models import DEFAULT_MODEL
 
-from conftest import DATASETS, TIME_SCALE, cli, needs_datasets
+from conftest import DATASETS, TIME_SCALE, cli, needs_datasets, write_capture
 
 MAX_RSS_MB = 300
 MAX_S = 30
@@ -183,11 +183,7 @@ def test_decoders_treat_implausible_jumps_as_restarts():
 # -- data loss ---------------------------------------------------------------
 
 def _capture(tmp_path, name="a.ecgcap", seconds=20):
-    path = tmp_path / name
-    with CaptureWriter(path, CaptureHeader(protocol="frame", rate_hz=250, channels=1, mv_per_count=0.001)) as w:
-        for i, f in enumerate(encode_stream(np.arange(250 * seconds) % 1000, 25)):
-            w.write_packet(Packet(f, 1.7e9 + i * 0.1))
-    return path
+    return write_capture(tmp_path / name, seconds=seconds)
 
 
 def test_export_never_overwrites_a_capture_or_an_existing_file(tmp_path):
