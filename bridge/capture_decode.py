@@ -32,6 +32,8 @@ class CaptureTally:
     chunks: int = 0
     raw_bytes: int = 0
     events: list[LinkEvent] = field(default_factory=list)
+    #: the stream sample index at which each of ``events`` took effect (what was decoded before it)
+    event_index: list[int] = field(default_factory=list)
     total_samples: int = 0            # the time axis, lost samples included
     channels: int = 0
     error: CaptureError | None = None
@@ -58,9 +60,7 @@ def _blocks(reader: CaptureReader, tally: CaptureTally) -> Iterator[SampleBlock]
         try:
             for item in reader.items():
                 tally.chunks += 1
-                if isinstance(item, LinkEvent):
-                    tally.events.append(item)
-                else:
+                if not isinstance(item, LinkEvent):
                     tally.raw_bytes += len(item.data)
                 yield item
         except CaptureError as e:
@@ -73,8 +73,48 @@ def _blocks(reader: CaptureReader, tally: CaptureTally) -> Iterator[SampleBlock]
                 tally.total_samples = item.first_index + item.n
                 tally.channels = max(tally.channels, item.channels)
                 yield item
+            else:                   # reads around an event are never joined: it sits where it happened
+                tally.events.append(item)
+                tally.event_index.append(tally.total_samples)
     finally:
         reader.close()
+
+
+def label_track(header: CaptureHeader, events: list[LinkEvent], event_index: list[int]) -> list[tuple[int, str | None]]:
+    """The label in force along the stream, by sample position: ``(index, label)`` pairs, the first at 0
+    (the capture's ``--label``), one more at each label change, pause (None: nothing is labelled while
+    the recording is paused) and resume (the label in force again).  Sample positions, not host times:
+    a replay joins reads into large pieces stamped with their last read's time."""
+    label = header.label or None
+    paused = False
+    track = [(0, label)]
+    for ev, at in zip(events, event_index):
+        if ev.kind == "label":
+            label = ev.detail.get("label") or None
+        elif ev.kind == "pause":
+            paused = True
+        elif ev.kind == "resume":
+            paused = False
+        else:
+            continue
+        now = None if paused else label
+        if track[-1][0] == at:
+            track[-1] = (at, now)
+        elif track[-1][1] != now:
+            track.append((at, now))
+    return track
+
+
+def label_over(track: list[tuple[int, str | None]], start: int, end: int) -> str | None:
+    """The one label in force over samples ``[start, end)``; None when there is none, or when the label
+    changes (or a pause starts) inside the span: a window straddling a change belongs to no class."""
+    label = None
+    for at, lab in track:
+        if at <= start:
+            label = lab
+        elif at < end:
+            return None
+    return label
 
 
 @dataclass
@@ -89,6 +129,7 @@ class DecodedCapture:
     chunks: int
     raw_bytes: int
     error: CaptureError | None
+    event_index: list[int] = field(default_factory=list)   # stream sample index of each event
 
     @property
     def total_samples(self) -> int:
@@ -117,4 +158,5 @@ def decode_capture(path: str) -> DecodedCapture:
     """The whole capture in memory (blocks, events, stats, and the damage that stopped reading)."""
     tally, blocks = iter_capture(path)
     kept = list(blocks)
-    return DecodedCapture(tally.header, kept, tally.events, tally.stats, tally.chunks, tally.raw_bytes, tally.error)
+    return DecodedCapture(tally.header, kept, tally.events, tally.stats, tally.chunks, tally.raw_bytes, tally.error,
+                          tally.event_index)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bridge.capture_decode import iter_capture
+from .bridge.capture_decode import iter_capture, label_over, label_track
 from .bridge.errors import EcgActivityError, OutputError, UsageError
 from .edge.calibration import check_amounts, fit_head
 from .edge.model_bundle import ModelBundle, metadata_path
@@ -40,50 +40,83 @@ class LabelledEmbeddings:
 
 
 def capture_windows(bundle: ModelBundle, paths: list[str]) -> LabelledEmbeddings:
-    """Every clean window of the captures with its label (the capture's ``--label``, or the label
-    events set during a session), through the model up to its embedding."""
+    """Every clean window of the captures that lies wholly inside one label (the capture's ``--label``, or
+    the label events set during a session, placed by sample position), through the model up to its
+    embedding.  A window straddling a label change or a pause belongs to no class and is left out."""
     embs, probs, ys, srcs = [], [], [], []
+    spans: dict[str, list[tuple[str, int, int]]] = {lab: [] for lab in bundle.labels}
+    rate = {}
     for path in paths:
         tally, blocks = iter_capture(path)
-        pipe = None
+        blocks = list(blocks)                       # the events' positions are complete only now
+        track = label_track(tally.header, tally.events, tally.event_index)
+        pipe = ActivityPipeline(bundle, tally.header.rate_hz)
+        rate[path] = tally.header.rate_hz
         for block in blocks:
-            if pipe is None:
-                pipe = ActivityPipeline(bundle, tally.header.rate_hz)
             for w, p, e in pipe.push_embeddings(block):
-                label = _label_at(tally, w.t_host)
+                start = w.end_index - w.samples.size
+                label = label_over(track, start, w.end_index)
                 if label not in bundle.labels:
                     continue
                 embs.append(e)
                 probs.append(p)
                 ys.append(bundle.labels.index(label))
                 srcs.append(Path(path).name)
+                spans[label].append((path, start, w.end_index))
     y = np.array(ys, dtype=int)
-    seconds = signal_seconds(y, srcs, bundle)
+    seconds = {lab: covered_seconds(spans[lab], rate) for lab in bundle.labels}
     if not ys:
         return LabelledEmbeddings(np.zeros((0, 0)), np.zeros((0, len(bundle.labels))), y, srcs, seconds)
     return LabelledEmbeddings(np.stack(embs), np.stack(probs), y, srcs, seconds)
 
 
-def signal_seconds(y: np.ndarray, sources: list[str], bundle: ModelBundle) -> dict[str, float]:
-    """Seconds of signal per class that clean windows covered: k windows a hop apart span
-    (k - 1) hops + one window (per capture and class)."""
-    hop, win = bundle.cfg.hop_s, bundle.cfg.window_s
-    out = {lab: 0.0 for lab in bundle.labels}
-    src = np.array(sources)
-    for i, lab in enumerate(bundle.labels):
-        for s in set(src[y == i].tolist()) if len(y) else ():
-            k = int(((y == i) & (src == s)).sum())
-            out[lab] += (k - 1) * hop + win
-    return out
+def covered_seconds(spans: list[tuple[str, int, int]], rate: dict[str, float]) -> float:
+    """Seconds of signal the windows of one class cover, each sample counted once (overlapping windows
+    a hop apart cover one window plus a hop each, not a window each): what "30 s of a class" means."""
+    total = 0.0
+    for path in sorted({p for p, _, _ in spans}):
+        ranges = sorted((a, b) for p, a, b in spans if p == path)
+        covered, end = 0, None
+        for a, b in ranges:
+            if end is None or a > end:
+                covered += b - a
+            elif b > end:
+                covered += b - end
+            end = b if end is None else max(end, b)
+        total += covered / rate[path]
+    return total
 
 
-def _label_at(tally, t_host: float) -> str | None:
-    """The label in force when a window ended: the last label event before it, else the capture's."""
-    label = tally.header.label
-    for ev in tally.events:
-        if ev.kind == "label" and ev.t_host <= t_host:
-            label = ev.detail.get("label") or None
-    return label
+class CalibrationFailed(EcgActivityError):
+    """The personal head does not separate the wearer's classes on windows held out of its fit."""
+
+
+def separates(k: int) -> float:
+    """The balanced held-out accuracy a head over ``k`` classes must reach: halfway from chance to perfect
+    (three identical captures under three labels reach chance, 33 %)."""
+    return 0.5 * (1.0 + 1.0 / k)
+
+
+def held_out_accuracy(emb: np.ndarray, probs: np.ndarray, y: np.ndarray, classes: list[int]) -> float | None:
+    """The personal head's balanced accuracy on the wearer's own windows held out of its fit: each class's
+    windows split in time into halves, fitted on one half of every class and tested on the other, both
+    ways.  None when a class has fewer than four windows (nothing to hold out)."""
+    from .edge.calibration import fit_head
+
+    halves = np.zeros(y.size, dtype=int)
+    for c in classes:
+        at = np.flatnonzero(y == c)
+        if at.size < 4:
+            return None
+        halves[at[at.size // 2:]] = 1
+    correct = {c: 0 for c in classes}
+    for fold in (0, 1):
+        fit, test = halves != fold, halves == fold
+        head = fit_head(emb[fit], y[fit], classes, p_base=probs[fit])
+        pred = head.apply(probs[test], emb[test]).argmax(1)          # over every class of the base model
+        for c in classes:
+            correct[c] += int(((y[test] == c) & (pred == c)).sum())
+    return float(np.mean([correct[c] / max(1, int((y == c).sum())) for c in classes]))
 
 
 def calibrate(model: str, captures: list[str], output: str, min_seconds: float | None = None) -> dict:
@@ -109,6 +142,12 @@ def calibrate(model: str, captures: list[str], output: str, min_seconds: float |
     keep = np.isin(data.y, idx)
     head = fit_head(data.embeddings[keep], data.y[keep], idx, p_base=data.probs[keep])
     fit_s = time.perf_counter() - t0
+    held = held_out_accuracy(data.embeddings[keep], data.probs[keep], data.y[keep], idx)
+    if held is not None and held < separates(len(idx)):
+        raise CalibrationFailed(
+            f"calibration failed: on the wearer's own windows held out of the fit, the personal head tells "
+            f"{', '.join(classes)} apart on {held:.0%} (balanced; chance {1 / len(idx):.0%}, needed "
+            f"{separates(len(idx)):.0%}): are the labels right, and was each activity really done? No model written")
     before = float(np.mean(data.probs[keep].argmax(1) == data.y[keep]))
     after = float(np.mean(head.apply(data.probs[keep], data.embeddings[keep]).argmax(1) == data.y[keep]))
     meta = ModelMeta.read(metadata_path(base.path))
@@ -119,7 +158,7 @@ def calibrate(model: str, captures: list[str], output: str, min_seconds: float |
         "seconds_per_class": data.seconds, "calibrated": classes,
         "not_calibrated": [c for c in base.labels if c not in classes],
         "fit_seconds": round(fit_s, 3), "training_accuracy_before": before, "training_accuracy_after": after,
-        "head": head.to_dict(),
+        "held_out_balanced_accuracy": held, "head": head.to_dict(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -133,7 +172,8 @@ def calibrate(model: str, captures: list[str], output: str, min_seconds: float |
     return {"model": str(out), "base": base.path.name, "calibrated": classes,
             "not_calibrated": meta.calibration["not_calibrated"], "seconds_per_class": data.seconds,
             "fit_seconds": round(fit_s, 3), "training_accuracy_before": round(before, 3),
-            "training_accuracy_after": round(after, 3)}
+            "training_accuracy_after": round(after, 3),
+            "held_out_balanced_accuracy": None if held is None else round(held, 3)}
 
 
 def card(meta: ModelMeta) -> str:

@@ -119,3 +119,27 @@ def test_readable_after_kill_9(tmp_path):
     got = np.concatenate([b.samples[:, 0] for b in cap.blocks])
     np.testing.assert_array_equal(got, np.arange(got.size) % 5000)
     assert cap.stats.lost_samples == 0 and cap.stats.crc_errors == 0
+
+
+def test_labels_follow_sample_positions_not_the_time_of_a_replayed_piece(tmp_path):
+    """The issue's reproduction: 60 s walk then 60 s run, labels as events.  Replay joins reads into
+    pieces of up to 64 KiB stamped with their last read's time; training and calibration must still see
+    60 s of each, split where the label changed."""
+    import numpy as np
+
+    from conftest import write_capture
+    from ecg_activity.bridge.capture_decode import iter_capture, label_over, label_track
+    from ecg_activity.train.captures import capture_recordings
+
+    t0 = 1.7e9
+    folder = tmp_path / "anna"
+    folder.mkdir()
+    path = write_capture(folder / "s.ecgcap", np.arange(250 * 120) % 1000, t0=t0,
+                         events=[(t0, "label", {"label": "walk"}), (t0 + 60.0, "label", {"label": "run"})])
+    tally, blocks = iter_capture(str(path))
+    assert max(b.n for b in blocks) > 250 * 10                      # replay really joined reads
+    track = label_track(tally.header, tally.events, tally.event_index)
+    assert track == [(0, "walk"), (250 * 60, "run")]
+    assert label_over(track, 0, 5000) == "walk" and label_over(track, 14000, 16000) is None
+    recs = capture_recordings(tmp_path, 250.0)
+    assert [(r.segments[0][2], r.counts.size) for r in recs] == [("walk", 15000), ("run", 15000)]

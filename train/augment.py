@@ -136,14 +136,13 @@ def clip_to_rails(x: np.ndarray, rng: np.random.Generator, level: float | None =
                   sides: str | None = None) -> np.ndarray:
     """``x`` through a cheap front end whose ADC range does not hold the whole QRS: the R tips (``"top"``),
     the S troughs (``"bottom"``) or both pinned at a rail placed at ``level`` (40-100 %) of the R (or S)
-    amplitude, the rest quantized to ``bits`` (10-24) across that range.  The amplitude is the window's
-    0.5th / 99.5th percentile from its median (its typical QRS extremes), not its extreme sample, which a
-    single artefact may set."""
+    amplitude (from the window's median to its extreme sample), the rest quantized to ``bits`` (10-24)
+    across that range."""
     med = float(np.median(x))
     level = rng.uniform(0.4, 1.0) if level is None else level
     bits = int(rng.integers(10, 25)) if bits is None else bits
     sides = sides or str(rng.choice(("top", "bottom", "both")))
-    top, bottom = np.percentile(x, (99.5, 0.5))
+    top, bottom = float(x.max()), float(x.min())
     hi = med + level * (float(top) - med) if sides in ("top", "both") else float(x.max())
     lo = med - level * (med - float(bottom)) if sides in ("bottom", "both") else float(x.min())
     if hi <= lo:

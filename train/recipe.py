@@ -31,7 +31,7 @@ class Recipe:
     preprocess: PreprocessConfig = FIELD_PREPROCESS
     augment: DeviceAugment = field(default_factory=lambda: DeviceAugment(rest_speedup=0.5, rest_slow_bpm=40.0, clip=0.25,
                                                                           nstdb=0.3))
-    copies: int = 4                  # copy 0 as recorded, the others through random devices
+    copies: int = 3                  # copy 0 as recorded, the others through random devices
     train_hop_s: float = 3.0         # training windows start every 3 s (20 s windows: 1 s adds little but time)
     spec: ModelSpec = ModelSpec(members=1)
     max_epochs: int = 24
