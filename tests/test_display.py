@@ -158,3 +158,36 @@ def test_the_trace_filter_keeps_the_qrs_and_drops_wander_and_mains():
     err = np.abs(display_filter(qrs + 5 * np.sin(2 * np.pi * 0.2 * t) + np.sin(2 * np.pi * 50 * t), 250.0) - qrs)
     assert err[100:900].max() < 0.35 and err.max() < 2.0
     assert np.abs(display_filter(5 * np.sin(2 * np.pi * 0.2 * t), 250.0))[125:-125].max() < 0.4
+
+
+def test_a_dumb_terminal_gets_json_lines_as_they_come(tmp_path):
+    """``TERM=dumb`` on a real terminal: no live view (rich would print nothing until the end), one JSON
+    line per window while the session runs."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="dumb")
+    p = subprocess.Popen([sys.executable, "-m", "ecg_activity", "demo", "--speed", "20", "--duration", "60"],
+                         stdin=slave, stdout=slave, stderr=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 120
+    try:
+        while out.count(b'"activity"') < 3 and time.monotonic() < deadline:
+            if select.select([master], [], [], 1.0)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+        assert p.poll() is None, "the session ended before printing its lines"
+    finally:
+        p.terminate()
+        p.wait(30)
+        os.close(master)
+    lines = [ln for ln in out.decode(errors="replace").splitlines() if ln.startswith("{")]
+    assert len(lines) >= 3 and all('"activity"' in ln for ln in lines[:3])

@@ -15,8 +15,11 @@ def load_model(a: argparse.Namespace):
 
 
 def display_wanted(a: argparse.Namespace, urls: list[str]) -> bool:
-    """A live view only on a terminal, unless ``--no-display`` or the JSON lines go to stdout."""
-    if a.no_display:
+    """A live view only on a terminal that can draw one (not ``TERM=dumb``: there it would print nothing
+    until the end), unless ``--no-display`` or the JSON lines go to stdout."""
+    import os
+
+    if a.no_display or os.environ.get("TERM", "") in ("dumb", ""):
         return False
     return sys.stdout.isatty() and "jsonl:-" not in urls
 

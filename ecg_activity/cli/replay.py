@@ -17,7 +17,7 @@ def cmd(a: argparse.Namespace) -> int:
     from ..session import stop_on_signals
     from ..sinks import open_sink
     from .common import report_damage
-    from .live import load_model, run_session
+    from .live import display_wanted, load_model, run_session
 
     bundle = load_model(a)
     source = a.capture if a.capture.endswith(".ecgcap") else "replay:" + a.capture
@@ -26,7 +26,7 @@ def cmd(a: argparse.Namespace) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     src = SourceOptions(source=source, speed=a.speed).open(stop)
-    display = not a.no_display and a.speed != float("inf") and sys.stdout.isatty() and "jsonl:-" not in urls
+    display = a.speed != float("inf") and display_wanted(a, urls)
     summary = run_session(a, src, bundle, display, sinks, stop)
     if "jsonl:-" not in urls:
         print(json.dumps(summary.as_dict()))
