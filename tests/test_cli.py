@@ -141,3 +141,10 @@ def test_devices_without_a_radio():
 def test_simulate_polar_explains_itself():
     p = cli("simulate", "--protocol", "polar")
     assert p.returncode == 2 and "sim:polar" in p.stderr
+
+
+def test_replaying_a_foreign_recording_points_to_import(tmp_path):
+    f = tmp_path / "walk.edf"
+    f.write_bytes(b"0       " * 32)
+    p = cli("replay", str(f))
+    assert p.returncode == 2 and "ecg-activity import" in p.stderr and len(p.stderr.strip().splitlines()) == 1

@@ -7,6 +7,10 @@ import argparse
 from .options import SourceOptions, add_model_args, add_output_args, output_urls, speed
 
 
+#: files ``import`` reads: replaying one directly is a user's natural first try
+FOREIGN = (".edf", ".bdf", ".csv", ".hea", ".dat", ".gz", ".txt")
+
+
 def cmd(a: argparse.Namespace) -> int:
     """The capture through the live pipeline (bit for bit what was recorded); the summary as JSON on stdout
     and a sentence on stderr."""
@@ -19,6 +23,13 @@ def cmd(a: argparse.Namespace) -> int:
     from .common import report_damage
     from .live import display_wanted, load_model, run_session
 
+    from pathlib import Path
+
+    from ..bridge.errors import UsageError
+
+    if Path(a.capture).suffix.lower() in FOREIGN:
+        raise UsageError(f"{a.capture} is a recording, not a capture: make one with "
+                         f"'ecg-activity import {a.capture} -o NAME.ecgcap', then replay that")
     bundle = load_model(a)
     source = a.capture if a.capture.endswith(".ecgcap") else "replay:" + a.capture
     urls = output_urls(a)
