@@ -73,6 +73,16 @@ class PersonalHead:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PersonalHead":
+        """The head a model's metadata holds, every field checked (a tampered file is refused with
+        ValueError, never turned into NaN probabilities or a fixed decision)."""
+        if not isinstance(d, dict):
+            raise ValueError("the head is not an object")
+        for key in ("classes", "mean", "scale", "weights", "bias"):
+            if not isinstance(d.get(key), list):
+                raise ValueError(f"head field {key!r} is not a list")
+        cls_ = d["classes"]
+        if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in cls_) or len(set(cls_)) != len(cls_):
+            raise ValueError("head classes must be distinct class indices (whole numbers >= 0)")
         gate = d.get("centres") is not None
         h = cls([int(c) for c in d["classes"]], list(d["mean"]), list(d["scale"]),
                 [list(r) for r in d["weights"]], list(d["bias"]),
@@ -81,12 +91,17 @@ class PersonalHead:
                 float(d.get("width", GATE_WIDTH)))
         w = np.asarray(h.weights, dtype=float)
         if w.ndim != 2 or w.shape != (len(h.mean), len(h.classes)) or len(h.scale) != len(h.mean) \
-                or len(h.bias) != len(h.classes) or len(h.classes) < 2 or not np.isfinite(w).all():
+                or len(h.bias) != len(h.classes) or len(h.classes) < 2 or not np.isfinite(w).all() \
+                or not np.isfinite(np.asarray(h.mean, dtype=float)).all() \
+                or not np.isfinite(np.asarray(h.bias, dtype=float)).all() \
+                or not (np.isfinite(np.asarray(h.scale, dtype=float)).all() and min(h.scale) > 0):
             raise ValueError("calibration head has inconsistent shapes or values")
         if gate:
             c = np.asarray(h.centres, dtype=float)
             if c.shape != (len(h.classes), len(h.mean)) or len(h.spread) != len(h.mean) \
-                    or not np.isfinite(c).all() or not (h.reach > 0 and h.width > 0):
+                    or not np.isfinite(c).all() or not np.isfinite(np.asarray(h.spread, dtype=float)).all() \
+                    or min(h.spread) <= 0 or not (np.isfinite(h.reach) and h.reach > 0) \
+                    or not (np.isfinite(h.width) and h.width > 0):
                 raise ValueError("calibration head has an inconsistent gate")
         return h
 

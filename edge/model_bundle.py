@@ -120,8 +120,9 @@ class ModelBundle:
             if emb is None:
                 raise ModelError(f"{path.name} is calibrated but has no embedding output")
             try:
-                head = PersonalHead.from_dict(meta.calibration.get("head") or {})
-            except (ValueError, KeyError, TypeError) as e:
+                head = PersonalHead.from_dict(meta.calibration.get("head") if isinstance(meta.calibration, dict)
+                                              else None)
+            except (ValueError, KeyError, TypeError, OverflowError) as e:
                 raise ModelError(f"{path.name}: invalid calibration ({e})") from None
             if max(head.classes) >= len(labels) or len(head.mean) != int(emb["shape"][-1]):
                 raise ModelError(f"{path.name}: the calibration does not fit this model")

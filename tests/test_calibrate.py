@@ -237,3 +237,55 @@ def test_the_heads_prior_discriminant_uses_how_features_vary_together():
     for x, t in ((few, t_few), (np.zeros((16, d)), t_few)):   # ... and windows all alike
         w, b = discriminant(x, t, 2, 0.6)
         assert np.isfinite(w).all() and np.isfinite(b).all()
+
+
+def _personal_copy(tmp_path, head: dict, name="p"):
+    """The shipped model with a personal head in its metadata (the file byte for byte)."""
+    import shutil
+
+    from ecg_activity.edge.model_bundle import metadata_path
+    from ecg_activity.edge.model_meta import ModelMeta
+    from ecg_activity.models import DEFAULT_MODEL
+
+    out = tmp_path / f"{name}.tflite"
+    shutil.copy(DEFAULT_MODEL, out)
+    meta = ModelMeta.read(metadata_path(DEFAULT_MODEL))
+    meta.card = None
+    meta.calibration = {"head": head}
+    meta.write(metadata_path(out))
+    return out
+
+
+def test_a_tampered_personal_head_is_refused_in_one_line(tmp_path):
+    """Every field is checked: NaN or infinite numbers, a zero scale, negative or repeated classes, a head
+    that is not an object.  The untampered head loads and decides."""
+    from ecg_activity.edge.calibration import fit_head
+    from ecg_activity.edge.model_bundle import ModelError
+
+    b = ModelBundle.load()
+    rng = np.random.default_rng(0)
+    d = int(b.embed(np.zeros(b.cfg.shape, np.float32))[1].size)
+    emb = rng.standard_normal((60, d))
+    y = np.repeat([0, 2, 3], 20)
+    emb[y == 2] += 2.0
+    emb[y == 3] -= 2.0
+    good = fit_head(emb, y, [0, 2, 3]).to_dict()
+    ok = ModelBundle.load(_personal_copy(tmp_path, good, "ok"))
+    assert np.isfinite(ok.predict(np.zeros(b.cfg.shape, np.float32))).all()
+    bad = {
+        "nan mean": {**good, "mean": [float("nan")] + good["mean"][1:]},
+        "nan bias": {**good, "bias": [float("nan")] + good["bias"][1:]},
+        "zero scale": {**good, "scale": [0.0] + good["scale"][1:]},
+        "inf spread": {**good, "spread": [float("inf")] + good["spread"][1:]},
+        "inf reach": {**good, "reach": float("inf")},
+        "negative classes": {**good, "classes": [-1, -2, -3]},
+        "repeated classes": {**good, "classes": [0, 0, 3]},
+        "a list": [1, 2],
+        "a string": "head",
+    }
+    for i, (why, head) in enumerate(bad.items()):
+        with pytest.raises(ModelError, match="invalid calibration|does not fit"):
+            ModelBundle.load(_personal_copy(tmp_path, head, f"bad{i}"))
+    path = _personal_copy(tmp_path, bad["nan mean"], "cli")
+    p = cli("demo", "--once", "--speed", "max", "--model", str(path), "--no-display")
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "invalid calibration" in p.stderr
