@@ -119,7 +119,8 @@ def test_calibration_refuses_identical_captures_under_different_labels(tmp_path)
 def test_an_activity_left_out_of_calibration_still_works(tmp_path):
     """Subject 05 calibrates rest, arms, walk and squats (electrode sets 01 and 02) but not run: the head
     decides the windows that look like the calibration windows, the base model the others, so set 03's
-    running is still called run as often as the base model calls it, and the calibrated activities gain."""
+    running is still called run as often as the base model calls it, and the calibrated activities gain
+    ten points (or reach 97 %)."""
     from ecg_activity.calibrate import capture_windows
     from ecg_activity.edge.calibration import fit_head
 
@@ -136,7 +137,7 @@ def test_an_activity_left_out_of_calibration_still_works(tmp_path):
     assert before_run >= 0.9 and after_run >= before_run - 0.05, (before_run, after_run)
     before = np.mean(test.probs[~t].argmax(1) == test.y[~t])
     after = np.mean(head.apply(test.probs[~t], test.embeddings[~t]).argmax(1) == test.y[~t])
-    assert after >= before + 0.1, (before, after)
+    assert after >= min(before + 0.1, 0.97), (before, after)      # gain, or nearly all right already
 
 
 def test_the_live_one_window_form_equals_the_batch_form():
