@@ -148,3 +148,15 @@ def test_replaying_a_foreign_recording_points_to_import(tmp_path):
     f.write_bytes(b"0       " * 32)
     p = cli("replay", str(f))
     assert p.returncode == 2 and "ecg-activity import" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_decisions_are_never_appended_to_a_capture(tmp_path):
+    """``--jsonl CAPTURE`` would corrupt the recording: refused in one line, the capture unchanged."""
+    from conftest import write_capture
+
+    cap = write_capture(tmp_path / "a.ecgcap", seconds=5)
+    before = cap.read_bytes()
+    for args in (["--jsonl", str(cap)], ["--out", f"jsonl:{cap}"]):
+        p = cli("demo", "--once", "--speed", "max", "--no-display", *args)
+        assert p.returncode != 0 and "is a capture" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert cap.read_bytes() == before

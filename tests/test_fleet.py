@@ -185,3 +185,26 @@ def test_lsl_outlet_streams_each_decision(tmp_path):
     assert len(got) >= 5 and len(got[0]) == 5 + 3
     assert all(abs(sum(s[:5]) - 1.0) < 0.02 for s in got)          # probabilities of the five classes
     assert set(labels) <= {"rest", "arms", "walk", "run", "squats"} and labels
+
+
+def test_the_live_table_survives_rogue_types(tmp_path):
+    """A status whose health is a string, a decision whose heart rate is text or NaN: the table still
+    draws (the rogue values shown as unknown), where it used to end ``collect`` with exit 70."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from ecg_activity.fleet.collector import Collector
+
+    col = Collector("mqtt://127.0.0.1:1/ecg/site1/#", tmp_path / "out")
+    msgs = [("ecg/site1/pi7/status", {"state": "online", "health": "x"}),
+            ("ecg/site1/pi7/decision", {"session": "s", "seq": 1, "activity": "rest", "hr_bpm": "abc"}),
+            ("ecg/site1/pi8/status", {"state": ["a"], "health": {"lost_samples": 3}}),
+            ("ecg/site1/pi8/decision", {"session": "s", "seq": 1, "activity": "run", "hr_bpm": 131.6})]
+    for topic, body in msgs:
+        col._on_message(None, None, SimpleNamespace(topic=topic, payload=json.dumps(body).encode()))
+    console = Console(record=True, width=160, file=open(os.devnull, "w"))
+    console.print(col.table())
+    text = console.export_text()
+    assert "pi7" in text and "pi8" in text and "132" in text
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 import time
@@ -164,10 +165,11 @@ class Collector:
         with self._lock:
             for name in sorted(self.devices):
                 d = self.devices[name]
-                h = d.status.get("health") or {}
+                h = d.status.get("health") if isinstance(d.status.get("health"), dict) else {}
                 hr = d.last.get("hr_bpm")
-                t.add_row(name, d.status.get("state", "?"), str(d.last.get("activity") or "--"),
-                          str(d.last.get("smoothed") or "--"), "--" if hr is None else f"{hr:.0f}",
+                hr_ok = isinstance(hr, (int, float)) and not isinstance(hr, bool) and math.isfinite(hr)
+                t.add_row(name, str(d.status.get("state", "?")), str(d.last.get("activity") or "--"),
+                          str(d.last.get("smoothed") or "--"), f"{hr:.0f}" if hr_ok else "--",
                           str(d.decisions), str(h.get("lost_samples", "")), str(h.get("reconnects", "")),
                           str(d.status.get("pending", "")), f"{now - d.last_seen:.0f} s ago" if d.last_seen else "--")
         return t

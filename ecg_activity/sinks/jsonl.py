@@ -9,9 +9,20 @@ from __future__ import annotations
 import os
 import sys
 
-from ..bridge.capture import create_private, write_fully
+from ..bridge.capture import MAGIC, create_private, write_fully
 from ..bridge.errors import OutputError
 from . import Sink
+
+
+def _is_capture(path: str) -> bool:
+    """Whether ``path`` is an existing regular file that starts with the capture magic."""
+    try:
+        if os.path.islink(path) or not os.path.isfile(path):
+            return False
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 class JsonlSink(Sink):
@@ -23,6 +34,9 @@ class JsonlSink(Sink):
         self.path = path
         self._fd: int | None = None
         if path != "-":
+            if _is_capture(path):
+                raise OutputError(f"{path} is a capture: JSON lines appended to it would damage it; "
+                                  "give the decisions their own file")
             self._fd = create_private(path, append=True)
 
     @classmethod
