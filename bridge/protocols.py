@@ -10,10 +10,8 @@ first asked for, so listing the names (``--help``) costs nothing.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 from .errors import SourceError
+from .registry import registered_object
 
 #: name -> "module:class": a module of this package, or any importable module (a protocol kept outside)
 _REGISTERED: dict[str, str] = {
@@ -43,10 +41,7 @@ def get_protocol(name: str):
     if not isinstance(name, str) or name not in _REGISTERED:
         raise UnknownProtocol(f"unknown protocol {name!r} (choose from {', '.join(names())})")
     if name not in _loaded:
-        module, cls = _REGISTERED[name].split(":")
-        local = f"{__package__}.{module}"
-        found = importlib.util.find_spec(local) is not None
-        _loaded[name] = getattr(importlib.import_module(local if found else module), cls)()
+        _loaded[name] = registered_object(__package__, _REGISTERED[name])
     return _loaded[name]
 
 

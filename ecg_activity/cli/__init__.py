@@ -14,11 +14,9 @@ from __future__ import annotations
 import os
 import sys
 
-from importlib import import_module
-from importlib.util import find_spec
-
 from ..bridge import __version__
 from ..bridge.errors import EcgActivityError, UsageError  # noqa: F401  (the one family main() catches)
+from ..bridge.registry import registered_module
 from .options import Parser
 
 #: a clear runtime failure: exit 1 with one line, no traceback
@@ -36,8 +34,7 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        local = f"{__name__}.{name}"
-        import_module(local if find_spec(local) is not None else name).register(sub)
+        registered_module(__name__, name).register(sub)
     return p
 
 

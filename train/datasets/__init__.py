@@ -13,9 +13,9 @@ a name.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
+
+from ...bridge.registry import registered_object
 
 #: name -> "module:class" (a module of this package, or any importable module), in the order
 #: ``--datasets`` offers them
@@ -36,10 +36,7 @@ def get_dataset(name: str):
     if name not in _REGISTERED:
         raise ValueError(f"unknown dataset {name!r} (choose from {', '.join(DATASET_NAMES)})")
     if name not in _loaded:
-        module, cls = _REGISTERED[name].split(":")
-        local = f"{__name__}.{module}"
-        found = importlib.util.find_spec(local) is not None
-        _loaded[name] = getattr(importlib.import_module(local if found else module), cls)()
+        _loaded[name] = registered_object(__name__, _REGISTERED[name])
     return _loaded[name]
 
 
