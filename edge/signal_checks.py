@@ -47,9 +47,15 @@ def signal_problems(x: np.ndarray, rate_hz: float) -> list[str]:
     """Flags for a window of samples (any unit, the stream's own rate): "invalid" (NaN or infinite),
     "flat", "saturated" (sustained: withholds the decision), "clipped" (tips at a rail: a note, the
     window is classified); empty when the signal looks usable."""
+    return check_signal(x, rate_hz)[0]
+
+
+def check_signal(x: np.ndarray, rate_hz: float) -> tuple[list[str], float]:
+    """``signal_problems``'s flags and the share of samples at a rail (0.0 when not clipped), found in
+    one pass (the live path wants both)."""
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0 or not np.isfinite(x).all():
-        return ["invalid"]
+        return ["invalid"], 0.0
     out = []
     flat = max(2, int(round(FLAT_S * rate_hz)))
     n = (x.size // flat) * flat
@@ -57,8 +63,13 @@ def signal_problems(x: np.ndarray, rate_hz: float) -> list[str]:
         out.append("flat")
     share, run_s = rail_share(x, rate_hz)
     if share:
-        out.append("saturated" if run_s >= SATURATION_RUN_S or share >= SATURATION_SHARE else "clipped")
-    return out
+        out.append(rail_flag(share, run_s))
+    return out, share
+
+
+def rail_flag(share: float, run_s: float) -> str:
+    """"saturated" for a long stay or a large share at a rail, else "clipped" (QRS tips: a note)."""
+    return "saturated" if run_s >= SATURATION_RUN_S or share >= SATURATION_SHARE else "clipped"
 
 
 def rail_share(x: np.ndarray, rate_hz: float) -> tuple[float, float]:

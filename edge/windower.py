@@ -16,7 +16,7 @@ import numpy as np
 from ..bridge.blocks import FLAG_LEAD_OFF, FLAG_SATURATED, SampleBlock
 from ..bridge.int24 import INT24_MAX, INT24_MIN
 from .repair import bridge_gaps, longest_run, repairable
-from .signal_checks import SATURATION_RUN_S, SATURATION_SHARE, rail_share, signal_problems, withholds
+from .signal_checks import check_signal, rail_flag, withholds
 
 SATURATION_MARGIN = 16          # counts from the 24-bit rails that count as clipped
 
@@ -124,9 +124,8 @@ class Windower:
             flags.append("lead_off")
         if (bad & 2).any():                 # at the 24-bit rails: a few tips are a note, a long stay a fault
             at = (bad & 2) != 0
-            long = longest_run(at) / self.rate_hz >= SATURATION_RUN_S or at.mean() >= SATURATION_SHARE
-            flags.append("saturated" if long else "clipped")
+            flags.append(rail_flag(float(at.mean()), longest_run(at) / self.rate_hz))
         real = x if not missing.any() else self._x[lo:hi][~missing]
-        flags += [f for f in signal_problems(real, self.rate_hz) if f not in flags]
-        clipped = rail_share(real, self.rate_hz)[0] if "clipped" in flags or "saturated" in flags else 0.0
+        found, clipped = check_signal(real, self.rate_hz)
+        flags += [f for f in found if f not in flags]
         return Window(x.copy(), self.rate_hz, self._next_emit, t_host, flags, frac, clipped)
