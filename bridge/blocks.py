@@ -94,3 +94,12 @@ class LinkEvent:
     kind: str
     t_host: float
     detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class Idle:
+    """Nothing arrived for a moment: a read timed out, or the link is down and its reopening is being
+    waited for.  Live transports yield one at least every few hundred ms so the loop that reads them
+    keeps turning while the device is silent (the clock, the keys, "no data for 12 s")."""
+
+    t_host: float

@@ -17,13 +17,14 @@ LINK_LOST = ("disconnect", "watchdog")
 
 def stream_blocks(transport: Iterable[Packet | LinkEvent], decoder: Decoder,
                   writer: CaptureWriter | None = None) -> Iterator[SampleBlock | LinkEvent]:
-    """Record every packet first (nothing received is ever lost), then decode it."""
+    """Record every packet first (nothing received is ever lost), then decode it; a live link's Idle
+    items (nothing arrived) are passed over."""
     for item in transport:
         if isinstance(item, Packet):
             if writer is not None:
                 writer.write_packet(item)
             yield from decoder.feed(item.data, item.t_host)
-        else:
+        elif isinstance(item, LinkEvent):
             if writer is not None:
                 writer.write_event(item)
             if item.kind in LINK_LOST:

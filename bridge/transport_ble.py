@@ -19,9 +19,9 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from .blocks import LinkEvent, Packet
+from .blocks import Idle, LinkEvent, Packet
 from .protocols import get_protocol
-from .transport_serial import TransportError
+from .transport_serial import IDLE_EVERY_S, TransportError
 
 def default_client_factory(target: Any, disconnected_callback: Callable) -> Any:
     """A real ``BleakClient`` (bleak imported only when BLE is used); tests pass a factory for the virtual H10."""
@@ -150,18 +150,25 @@ class BleTransport:
         attempt = 0
         while not self.stop.is_set():
             disconnected = asyncio.Event()
+            sessions = self._sessions
+            failure = None
             try:
                 await self._session(disconnected)
-                attempt = 0
             except Exception as e:  # bleak raises many types; all mean "not connected now"
                 if not self._first.is_set():
                     # never connected: a wrong name or no radio is the user's to fix, not ours to retry
                     self._first_error = str(e) or type(e).__name__
                     self._first.set()
                     return
+                failure = str(e).splitlines()[0] if str(e) else type(e).__name__
             if self.stop.is_set():
                 break
-            self._q.put(LinkEvent("disconnect", time.time(), {}))
+            if self._sessions > sessions:          # it was streaming, and the link went
+                attempt = 0
+                self._q.put(LinkEvent("disconnect", time.time(), {"reason": failure} if failure else {}))
+            else:                                   # an attempt to reconnect that failed
+                self._q.put(LinkEvent("reconnect_failed", time.time(),
+                                      {"attempt": attempt, "reason": failure or "disconnected at once"}))
             await asyncio.sleep(self.backoff_s[min(attempt, len(self.backoff_s) - 1)])
             attempt += 1
 
@@ -182,9 +189,9 @@ class BleTransport:
             self.open_first()
         while not self.stop.is_set():
             try:
-                yield self._q.get(timeout=0.1)
+                yield self._q.get(timeout=IDLE_EVERY_S)
             except queue.Empty:
-                continue
+                yield Idle(time.time())         # nothing arrived: the session's clock and keys go on
         self.close()
 
     def close(self) -> None:

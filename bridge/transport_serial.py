@@ -1,8 +1,10 @@
 """Serial transport (USB CDC, UART, /dev/rfcomm*, any pyserial URL): plain blocking I/O.
 
-Yields Packets exactly as read and LinkEvents when the link drops and comes
-back.  A device that goes silent for the watchdog time is treated as lost:
-close, reopen, redo the start-up handshake.
+Yields Packets exactly as read, LinkEvents when the link drops, each failed
+attempt to reopen it and when it comes back, and Idle while nothing arrives
+(so the session's clock, keys and "no data" state keep going).  A device that
+goes silent for the watchdog time is treated as lost: close, reopen, redo the
+start-up handshake.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from typing import Iterator
 
 import serial
 
-from .blocks import LinkEvent, Packet
+from .blocks import Idle, LinkEvent, Packet
 from .errors import SourceError
 
 
 class TransportError(SourceError):
     """The source cannot be opened at all (wrong path, no permission)."""
+
+
+#: while nothing arrives, an Idle at least this often
+IDLE_EVERY_S = 0.2
 
 
 class SerialTransport:
@@ -80,7 +86,8 @@ class SerialTransport:
         try:
             self._port, self._leftover = self._open()
         except (serial.SerialException, OSError, ValueError) as e:
-            raise TransportError(f"cannot open serial source {self.url!r}: {_reason(e)}") from None
+            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise TransportError(f"cannot open serial source {self.url!r}: {text}") from None
 
     def __iter__(self) -> Iterator[Packet | LinkEvent]:
         if self._port is None:
@@ -90,13 +97,17 @@ class SerialTransport:
             yield Packet(self._leftover, time.time())
         self.last_data = time.monotonic()
         attempt = 0
+        last_yield = time.monotonic()
         while not self.stop.is_set():
             if port is None:
-                time.sleep(self.backoff_s[min(attempt, len(self.backoff_s) - 1)])
+                yield from self._wait(self.backoff_s[min(attempt, len(self.backoff_s) - 1)])
+                if self.stop.is_set():
+                    break
                 attempt += 1
                 try:
                     port, leftover = self._open()
-                except (serial.SerialException, OSError, ValueError):
+                except (serial.SerialException, OSError, ValueError) as e:
+                    yield LinkEvent("reconnect_failed", time.time(), {"attempt": attempt, "reason": _reason(e)})
                     continue
                 self._port = port
                 self.reconnects += 1
@@ -115,12 +126,25 @@ class SerialTransport:
             now = time.monotonic()
             self._caught_up = not data
             if data:
-                self.last_data = now
+                self.last_data = last_yield = now
                 yield Packet(data, time.time())
             elif self.watchdog_s is not None and now - self.last_data > self.watchdog_s:
                 yield LinkEvent("watchdog", time.time(), {"silent_s": round(now - self.last_data, 3)})
                 port = self._drop(port)
+            elif now - last_yield >= IDLE_EVERY_S:
+                last_yield = now
+                yield Idle(time.time())
         self.close()
+
+    def _wait(self, seconds: float) -> Iterator[Idle]:
+        """Wait ``seconds`` before the next attempt to reopen, an Idle every IDLE_EVERY_S; ``stop`` ends it."""
+        end = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(left, IDLE_EVERY_S))
+            yield Idle(time.time())
 
     def drained(self, quiet_s: float = 0.5) -> bool:
         """Has the reader caught up (its last read found nothing) with no bytes for ``quiet_s``?  A busy
@@ -146,4 +170,12 @@ class SerialTransport:
 
 
 def _reason(e: BaseException) -> str:
-    return str(e).splitlines()[0] if str(e) else type(e).__name__
+    """pyserial's words for a lost port, said the way a wearer can act on them."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if "returned no data" in text or "Input/output error" in text:
+        return "the device disconnected"
+    if "No such file or directory" in text:
+        return "the port is gone (unplugged, or the device switched off)"
+    if "Permission denied" in text:
+        return "permission denied on the port"
+    return text

@@ -7,7 +7,10 @@ classifier, and any number of sinks.
 
 Nothing received is lost: raw sinks see every packet before it is decoded.
 The loop ends when the source ends, the duration is up or ``stop`` is set
-(Ctrl-C, SIGTERM, SIGHUP); sinks are closed in every case, a failing sink
+(Ctrl-C, SIGTERM, SIGHUP).  The loop keeps turning while the sensor is silent
+(the transports yield Idle), and every sink hears when data stops, the link
+is being reopened and data comes back (``Sink.on_link``), so nothing shows a
+stale decision as current.  Sinks are closed in every case, a failing sink
 (disk full) stops the session with its one-line error, and a finite session
 that decoded nothing is an error, not a silent success.
 """
@@ -21,15 +24,17 @@ import time
 from dataclasses import dataclass
 
 from . import interrupts
-from .bridge.blocks import LinkEvent, Packet, SampleBlock
+from .bridge.blocks import Idle, LinkEvent, Packet, SampleBlock
 from .bridge.errors import NoDataError
 from .bridge.sources import OpenSource
 from .bridge.stream import LINK_LOST
-from .sinks import SessionInfo, Sink
+from .sinks import LinkStatus, SessionInfo, Sink
 
 #: after this long with bytes arriving but no sample decoded, the user is told
 NO_DATA_WARNING_S = 5.0
 TICK_S = 0.25
+#: no sample for this long (the link still up) is an outage: "no data for N s"
+SILENT_S = 2.0
 
 
 def stop_on_signals(stop: threading.Event) -> None:
@@ -102,6 +107,8 @@ class Session:
         self._markers = 0
         self._paused = False
         self._warned = False
+        self.link = LinkStatus("waiting", time.monotonic(), time.time())
+        self._last_sample = 0.0              # time.monotonic() of the last decoded sample
 
     def info(self) -> SessionInfo:
         src, p = self.source, self.pipeline
@@ -160,12 +167,16 @@ class Session:
                     dec.link_lost(item.t_host)
                 elif item.kind == "reconnect":
                     dec.stats.reconnects += 1
+                self._link_event(item)
+            elif not isinstance(item, Idle):
+                continue
             if self.controls is not None:
                 self._commands()
             now = time.monotonic()
             if now - last_tick >= TICK_S:
                 last_tick = now
                 self._check_data(t_first_byte, now)
+                self._check_silence(now)
                 for s in self.sinks:
                     s.on_tick(now)
             if self.stop.is_set():
@@ -192,7 +203,37 @@ class Session:
             for s in self.sinks:
                 s.on_event(ev)
 
+    def _set_link(self, state: str, since: float, attempt: int = 0, reason: str = "", outage_s: float = 0.0) -> None:
+        self.link = LinkStatus(state, since, time.time(), attempt, reason, outage_s)
+        for s in self.sinks:
+            s.on_link(self.link)
+
+    def _link_event(self, ev: LinkEvent) -> None:
+        """The transport's word on the link: lost, a failed reopening, back (data must then flow again)."""
+        since = self._last_sample or self.link.since
+        reason = str(ev.detail.get("reason", "")) if isinstance(ev.detail, dict) else ""
+        if ev.kind in LINK_LOST:
+            self._set_link("reconnecting", since, 0, reason or ("silent" if ev.kind == "watchdog" else ""))
+        elif ev.kind == "reconnect_failed" and self.link.state == "reconnecting":
+            attempt = ev.detail.get("attempt", self.link.attempt + 1) if isinstance(ev.detail, dict) else 0
+            self._set_link("reconnecting", since, int(attempt) if isinstance(attempt, int) else 0,
+                           reason or self.link.reason)
+        elif ev.kind == "reconnect" and self.link.state == "reconnecting":
+            self._set_link("no_data", since, self.link.attempt, "reconnected, waiting for the sensor")
+
+    def _check_silence(self, now: float) -> None:
+        fast_replay = self.source.kind == "replay" and getattr(self.source.transport, "speed", None) is None
+        if self.link.state == "live" and now - self._last_sample > SILENT_S and not fast_replay:
+            self._set_link("no_data", self._last_sample)
+
     def _block(self, block: SampleBlock) -> None:
+        now = time.monotonic()
+        if block.n and self.link.state != "live":
+            outage = now - self.link.since if self.link.state != "waiting" else 0.0
+            self._last_sample = now
+            self._set_link("live", now, self.link.attempt, outage_s=outage)
+        if block.n:
+            self._last_sample = now
         self.counts.samples += block.n
         for s in self.sinks:
             s.on_block(block)

@@ -60,6 +60,7 @@ class DisplayState:
     battery: int | None = None       # the sensor's battery (%), when it says
     contact: bool | None = None      # skin contact, when the sensor says
     motion_g: float | None = None    # accelerometer: how much the chest moves (g, rms over 4 s)
+    outage: str = ""                 # data is missing now: what the wearer reads ("no data for 12 s: ...")
 
 
 def display_filter(x: np.ndarray, rate_hz: float) -> np.ndarray:
@@ -168,8 +169,11 @@ def render(s: DisplayState, width: int = 80):
         hrv = f"  RR {r.rr_ms[-1]} ms"
         if r.rmssd_ms is not None:
             hrv += f"  RMSSD {r.rmssd_ms:.0f} ms"
-    head.add_row(Text(f"♥ {hr} bpm{hrv}", style="bold red"), Text(_clock(time.time() - s.started), style="bold"))
-    head.add_row(quality_text(r), Text(f"label {s.label}" if s.label else "", style="magenta"))
+    stale = bool(s.outage)           # the last decision and heart rate are from before the data stopped
+    head.add_row(Text(f"♥ {hr} bpm{hrv}" + (" (stale)" if stale and r is not None else ""),
+                      style="dim" if stale else "bold red"), Text(_clock(time.time() - s.started), style="bold"))
+    head.add_row(quality_text(r) if not stale else Text("quality -- (no data)", style="dim"),
+                 Text(f"label {s.label}" if s.label else "", style="magenta"))
     sensor = []
     if s.contact is not None:
         sensor.append("skin contact ok" if s.contact else "NO SKIN CONTACT")
@@ -190,15 +194,19 @@ def render(s: DisplayState, width: int = 80):
     act.add_column(justify="right", width=6)
     if r is not None:
         now = r.activity or f"({', '.join(r.flags)})"
-        act.add_row(Text("now", style="dim"), Text(now, style="bold"), "")
-        act.add_row(Text("smoothed", style="dim"), Text(r.smoothed or "--", style="bold cyan"), "")
+        if stale:
+            act.add_row(Text("last", style="dim"), Text(f"{now} (stale: no data since)", style="dim"), "")
+        else:
+            act.add_row(Text("now", style="dim"), Text(now, style="bold"), "")
+        act.add_row(Text("smoothed", style="dim"), Text(r.smoothed or "--", style="dim" if stale else "bold cyan"),
+                    "")
         if r.truth:
             act.add_row(Text("truth", style="dim"), Text(r.truth, style="green"), "")
         bar_w = max(5, min(40, inner - 20))
         for lab in s.labels:
             p = (r.probabilities or {}).get(lab, 0.0)
             act.add_row(lab, Text("█" * int(round(p * bar_w)) + "·" * (bar_w - int(round(p * bar_w))),
-                                  style="cyan" if lab == r.activity else "blue"), f"{p:5.0%}")
+                                  style="dim" if stale else "cyan" if lab == r.activity else "blue"), f"{p:5.0%}")
     elif s.window_s and s.stats.samples:
         left = max(0.0, s.window_s - s.stream_s)
         act = Text(f"first decision in {left:.0f} s (the model looks at {s.window_s:g} s of signal)", style="yellow")
@@ -219,6 +227,8 @@ def render(s: DisplayState, width: int = 80):
     if s.keys:
         keys = "  ".join(f"{i + 1} {lab}" for i, lab in enumerate(s.labels[:9]))
         parts.append(Text(f"keys: {keys}  ·  m marker  ·  space pause/resume recording  ·  q quit", style="dim"))
+    if s.outage:
+        parts.insert(0, Text(f"⚠ {s.outage}", style="bold white on red"))
     if s.banner:
         parts.insert(0, Text(s.banner, style="bold yellow"))
     title = f"ecg-activity · {s.source} · {s.model} ({s.backend})"

@@ -139,7 +139,8 @@ def test_keys_label_mark_pause_and_quit_in_a_real_terminal(tmp_path):
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
     # a starved machine may also stall the virtual link: its disconnect/reconnect events are real ones
-    events = [e for e in decode_capture(str(cap)).events if e.kind not in ("disconnect", "reconnect")]
+    events = [e for e in decode_capture(str(cap)).events
+              if e.kind not in ("disconnect", "reconnect", "reconnect_failed", "watchdog")]
     kinds = [e.kind for e in events]
     assert kinds[:4] == ["label", "marker", "pause", "resume"], kinds
     assert events[0].detail == {"label": "walk"} and events[1].detail == {"n": 1}
@@ -191,3 +192,59 @@ def test_a_dumb_terminal_gets_json_lines_as_they_come(tmp_path):
         os.close(master)
     lines = [ln for ln in out.decode(errors="replace").splitlines() if ln.startswith("{")]
     assert len(lines) >= 3 and all('"activity"' in ln for ln in lines[:3])
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_port_gone_is_on_screen_and_q_still_quits(tmp_path):
+    """The wearable's port vanishes mid-session (the simulator killed): the view says the link is lost and
+    that it is reconnecting, the last decision is shown as stale, and q ends the session at once; the
+    capture keeps the disconnect and each failed attempt."""
+    from ecg_activity.bridge.capture_decode import decode_capture
+
+    sim = subprocess.Popen([sys.executable, "-m", "ecg_activity", "simulate", "--loop", "--speed", "4"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    name = f"ecg-{uuid.uuid4().hex[:8]}"
+    cap = tmp_path / "gone.ecgcap"
+    try:
+        port = sim.stdout.readline().strip()
+        assert port.startswith("/dev/"), sim.stderr.read()
+        cmd = f"{sys.executable} -m ecg_activity run --source {port} --record {cap}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "40", cmd], check=True)
+
+        def screen():
+            return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+
+        def wait(pred, what, timeout=90):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                out = screen()
+                if pred(out):
+                    return out
+                time.sleep(0.25)
+            raise AssertionError(f"no {what} on screen:\n{out}")
+        wait(lambda s: "smoothed" in s and "bpm" in s, "decision")
+        sim.kill()
+        sim.wait()
+        out = wait(lambda s: "reconnecting" in s and "attempt 2" in s, "reconnecting state")
+        assert "link lost" in out and "stale" in out, out
+        subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and subprocess.run(["tmux", "has-session", "-t", name],
+                                                             capture_output=True).returncode == 0:
+            time.sleep(0.2)
+        ended = subprocess.run(["tmux", "has-session", "-t", name], capture_output=True).returncode != 0
+    finally:
+        sim.kill()
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    assert ended, "q did not end the session while the link was down"
+    kinds = [e.kind for e in decode_capture(str(cap)).events]
+    assert "disconnect" in kinds and kinds.count("reconnect_failed") >= 1, kinds
+
+
+def test_the_view_marks_a_decision_stale_while_data_is_missing():
+    s = _state()
+    s.outage = "no data for 12 s: check the strap, cable or radio"
+    out = _text(render(s, 100), 100)
+    assert "no data for 12 s" in out and "stale" in out and "quality -- (no data)" in out
+    s.outage = ""
+    assert "stale" not in _text(render(s, 100), 100)

@@ -74,7 +74,9 @@ def test_watchdog_reconnects_and_redoes_the_attys_handshake(demo_recording):
     finally:
         tr.stop.set()
         sim.close()
-    assert [e.kind for e in events][:2] == ["watchdog", "reconnect"]
+    # while the device is paused it opens but does not acknowledge the handshake: failed attempts
+    assert [e.kind for e in events if e.kind != "reconnect_failed"][:2] == ["watchdog", "reconnect"]
+    assert all("no b'OK" in e.detail["reason"] for e in events if e.kind == "reconnect_failed")
     assert dec.stats.reconnects >= 1
     assert sim.commands.count(b"x=1") >= 2 and sim.commands.count(b"d=1") >= 2   # handshake redone
     dev = device_samples(demo_recording, "attys").counts
@@ -161,3 +163,44 @@ def test_a_busy_reader_still_gets_the_end_of_a_finished_virtual_wearable(demo_re
         if unread:
             break
     assert unread > 0
+
+
+def test_headless_run_tells_of_a_lost_port_and_its_summary_counts_the_outage(tmp_path):
+    """``run --no-display`` on a port that vanishes: JSON lines say the link is lost and each doubling of
+    failed attempts, stderr says so in words, SIGTERM ends it promptly, and the summary counts the outage."""
+    import signal
+    import time
+
+    from conftest import cli_popen
+
+    sim = cli_popen("simulate", "--loop", "--speed", "4")
+    summary_path = tmp_path / "summary.json"
+    try:
+        port = sim.stdout.readline().strip()
+        assert port.startswith("/dev/"), sim.stderr.read()
+        run = cli_popen("run", "--source", port, "--no-display", "--summary-json", str(summary_path))
+        first = json.loads(run.stdout.readline())                 # a decision: data was flowing
+        assert "activity" in first
+        sim.kill()
+        sim.wait()
+        states = []
+        while not any(d.get("failed_attempts", 0) >= 2 for d in states):
+            line = run.stdout.readline()
+            assert line, run.stderr.read()
+            d = json.loads(line)
+            if d.get("event") == "link":
+                states.append(d)
+        t0 = time.monotonic()
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=30 * TIME_SCALE)
+        took = time.monotonic() - t0
+    finally:
+        sim.kill()
+    assert run.returncode == 0 and took < 10 * TIME_SCALE, (took, err)
+    assert states[0]["state"] == "reconnecting" and states[0]["reason"] == "the device disconnected"
+    assert "the port is gone" in states[-1]["reason"]
+    assert "link lost (the device disconnected): reconnecting" in err and "Traceback" not in err
+    assert "no data for" in err.strip().splitlines()[-1]
+    summary = json.loads(summary_path.read_text())
+    assert summary["outages"] == 1 and summary["reconnect_attempts"] >= 2 and summary["outage_s"] > 0
+    assert summary_path.stat().st_mode & 0o777 == 0o600

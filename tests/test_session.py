@@ -156,3 +156,65 @@ def test_a_source_that_decodes_nothing_is_an_error_not_a_silent_success():
     with pytest.raises(NoDataError, match="no samples decoded"):
         Session(_source([Packet(b"\x00garbage" * 10, 1.7e9)]), [rec]).run()
     assert rec.calls[-1] == "close"
+
+
+class LinkRecorder(Recorder):
+    """Also remembers the link states the session announces."""
+
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def on_link(self, status):
+        self.links.append(status)
+
+
+class SilentThenBack(FakeTransport):
+    """Samples, then a silent sensor (Idle until the session has said "no data"), then the link lost, one
+    failed reopening, the link back and samples again: what a pulled cable and a re-seated one look like."""
+
+    def __init__(self, before, after, sink):
+        super().__init__([])
+        self.before, self.after, self.sink = before, after, sink
+
+    def __iter__(self):
+        import time
+
+        from ecg_activity.bridge.blocks import Idle
+
+        yield from self.before
+        deadline = time.monotonic() + 60
+        while not any(s.state == "no_data" for s in self.sink.links) and time.monotonic() < deadline:
+            yield Idle(time.time())
+            self.stop.wait(0.05)
+        yield LinkEvent("watchdog", time.time(), {"silent_s": 2.0})
+        yield LinkEvent("reconnect_failed", time.time(), {"attempt": 1, "reason": "the port is gone"})
+        yield LinkEvent("reconnect", time.time(), {"attempts": 2})
+        yield from self.after
+
+
+def test_a_silent_sensor_and_a_lost_link_are_told_to_every_sink_and_counted_in_the_summary(demo_recording, tmp_path):
+    import json
+
+    from ecg_activity.session import SILENT_S
+    from ecg_activity.sinks.jsonl import JsonlSink
+    from ecg_activity.sinks.summary import SummarySink
+
+    rec, summary, jsonl = LinkRecorder(), SummarySink(), JsonlSink(str(tmp_path / "d.jsonl"))
+    packets = _packets(demo_recording.counts[:2000])
+    src = _source([])
+    src.transport = SilentThenBack(packets[:40], packets[40:], rec)
+    Session(src, [rec, summary, jsonl]).run()
+    states = [(s.state, s.attempt) for s in rec.links]
+    assert states == [("live", 0), ("no_data", 0), ("reconnecting", 0), ("reconnecting", 1), ("no_data", 1),
+                      ("live", 1)]
+    assert rec.links[2].reason == "silent" and rec.links[3].reason == "the port is gone"
+    assert rec.links[-1].outage_s >= SILENT_S
+    got = summary.summary()
+    assert got.outages == 1 and got.reconnect_attempts == 1 and got.outage_s == pytest.approx(
+        rec.links[-1].outage_s, abs=1e-3)
+    assert "no data for" in got.text() and got.as_dict()["outages"] == 1
+    lines = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert [(d["state"], d.get("failed_attempts", 0)) for d in lines] == states[1:]
+    assert all(d["event"] == "link" for d in lines) and lines[-1]["outage_s"] == pytest.approx(
+        rec.links[-1].outage_s, abs=1e-3)

@@ -124,9 +124,11 @@ def test_cards_noise_figures_reproduce_and_noise_moves_decisions(name):
 def test_demo_agrees_with_the_recording_as_the_card_says():
     """What `ecg-activity demo` shows on its excerpt (a person held out of the model) is in the card."""
     card = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card
-    p = cli("demo", "--once", "--speed", "50", "--no-display", "--jsonl", "/dev/null", timeout=300)
+    p = cli("demo", "--once", "--speed", "50", "--no-display", "--jsonl", "/dev/null", "--summary-json", "-",
+            timeout=300)
     assert p.returncode == 0, p.stderr
-    summary = json.loads(p.stderr.strip().splitlines()[-1])
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    assert "agreement with the virtual wearable's recording" in p.stderr.splitlines()[-1]
     assert summary["agreement"] == pytest.approx(card["shipped"]["demo_excerpt"]["agreement"], abs=1e-9)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import SourceOptions, add_model_args, add_output_args, duration, speed
+from .options import SourceOptions, add_model_args, add_output_args, add_summary_arg, duration, speed
 
 
 def cmd(a: argparse.Namespace) -> int:
@@ -22,5 +22,6 @@ def register(sub) -> None:
     s.add_argument("--speed", type=speed, default=1.0, help="playback speed (default real time; 'max' = fastest)")
     s.add_argument("--duration", type=duration, help="stop after this many seconds (default: Ctrl-C)")
     s.add_argument("--once", action="store_true", help="stop at the end of the recording instead of looping")
-    s.add_argument("--no-display", action="store_true", help="no live view: JSON lines on stdout, summary on stderr")
+    s.add_argument("--no-display", action="store_true", help="no live view: JSON lines on stdout, a summary sentence on stderr")
+    add_summary_arg(s)
     s.set_defaults(func=cmd)

@@ -57,12 +57,11 @@ def run_session(a: argparse.Namespace, src, bundle, display: bool, sinks: list, 
 
 def classify_live(a: argparse.Namespace, opts, loop: bool = False, label: str | None = None) -> int:
     """``run`` and ``demo``: a live source classified, with a view on a terminal or JSON lines headless."""
-    import json
     import threading
 
     from ..session import stop_on_signals
     from ..sinks import open_sink
-    from .options import output_urls
+    from .options import SummaryJson, output_urls
 
     bundle = load_model(a)
     urls = output_urls(a)
@@ -70,9 +69,11 @@ def classify_live(a: argparse.Namespace, opts, loop: bool = False, label: str | 
     if not display and not any(u.startswith("jsonl:") for u in urls):
         urls.append("jsonl:-")          # headless: JSON lines on stdout (systemd's journal)
     sinks = [open_sink(u) for u in urls]            # refused before the source opens
+    summary_json = SummaryJson(a.summary_json)
     stop = threading.Event()
     stop_on_signals(stop)
     src = opts.open(stop, label=label, loop=loop)
     summary = run_session(a, src, bundle, display, sinks, stop, a.duration, keys=display)
-    print(json.dumps(summary.as_dict()), file=sys.stderr)
+    print(summary.text(bundle.cfg.window_s), file=sys.stderr)
+    summary_json.write(summary.as_dict())
     return 0

@@ -183,6 +183,46 @@ def add_output_args(p: argparse.ArgumentParser, record_flag: bool = True) -> Non
         p.add_argument("--record", metavar="FILE", help="same as --out capture:FILE (the raw stream, bit for bit)")
 
 
+def add_summary_arg(p: argparse.ArgumentParser) -> None:
+    """``--summary-json FILE``: the session's summary for scripts (the terminal gets a sentence)."""
+    p.add_argument("--summary-json", metavar="FILE",
+                   help="write the session's summary as JSON to FILE ('-' = stdout; a new file, never overwritten)")
+
+
+class SummaryJson:
+    """``--summary-json``'s target, created when the command starts (an existing file is refused before a
+    long session, not after it) and written once at the end."""
+
+    def __init__(self, path: str | None) -> None:
+        from ..bridge.capture import create_private
+
+        self.path = path
+        self.fd = create_private(path) if path and path != "-" else None
+
+    def write(self, summary: dict) -> None:
+        """Write ``summary`` as one JSON line and close."""
+        import json
+        import os
+
+        from ..bridge.capture import write_fully
+        from ..bridge.errors import OutputError
+
+        if not self.path:
+            return
+        text = json.dumps(summary) + "\n"
+        if self.fd is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        try:
+            write_fully(self.fd, text.encode())
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path} ({e.strerror or e})") from None
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
 def output_urls(a: argparse.Namespace) -> list[str]:
     """Every sink URL the options ask for, shorthands included."""
     urls = list(a.out)

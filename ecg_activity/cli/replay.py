@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .options import SourceOptions, add_model_args, add_output_args, output_urls, speed
+from .options import (SourceOptions, SummaryJson, add_model_args, add_output_args, add_summary_arg, output_urls,
+                      speed)
 
 
 #: files ``import`` reads: replaying one directly is a user's natural first try
@@ -34,13 +35,15 @@ def cmd(a: argparse.Namespace) -> int:
     source = a.capture if a.capture.endswith(".ecgcap") else "replay:" + a.capture
     urls = output_urls(a)
     sinks = [open_sink(u) for u in urls]
+    summary_json = SummaryJson(a.summary_json)
     stop = threading.Event()
     stop_on_signals(stop)
     src = SourceOptions(source=source, speed=a.speed).open(stop)
     display = a.speed != float("inf") and display_wanted(a, urls)
     summary = run_session(a, src, bundle, display, sinks, stop)
-    if "jsonl:-" not in urls:
+    if "jsonl:-" not in urls and a.summary_json != "-":
         print(json.dumps(summary.as_dict()))
+    summary_json.write(summary.as_dict())
     if not a.quiet:
         print(summary.text(bundle.cfg.window_s), file=sys.stderr)
     return report_damage(src.transport.error)
@@ -56,4 +59,5 @@ def register(sub) -> None:
                    help="'max' (= 0, the default) or a playback factor such as 1 (with the live view)")
     s.add_argument("--no-display", action="store_true", help="no live view even at --speed 1")
     s.add_argument("--quiet", "-q", action="store_true", help="no human-readable summary line on stderr")
+    add_summary_arg(s)
     s.set_defaults(func=cmd)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .options import SourceOptions, add_model_args, add_output_args, add_source_args, duration, protocol_names
+from .options import (SourceOptions, add_model_args, add_output_args, add_source_args, add_summary_arg, duration,
+                      protocol_names)
 
 
 def cmd(a: argparse.Namespace) -> int:
@@ -22,5 +23,6 @@ def register(sub) -> None:
     add_output_args(s)
     s.add_argument("--label", help="activity being performed (stored in the capture, scored in the summary)")
     s.add_argument("--duration", type=duration, help="stop after this many seconds")
-    s.add_argument("--no-display", action="store_true", help="no live view: JSON lines on stdout, summary on stderr")
+    s.add_argument("--no-display", action="store_true", help="no live view: JSON lines on stdout, a summary sentence on stderr")
+    add_summary_arg(s)
     s.set_defaults(func=cmd)

@@ -36,6 +36,58 @@ class SessionInfo:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class LinkStatus:
+    """Whether data is flowing, as the session sees it: sent to every sink when it changes, so nothing
+    shows a decision as current while the sensor is silent or its link is being reopened.
+
+    ``state`` is ``waiting`` (no sample yet), ``live``, ``no_data`` (the link is up but nothing has
+    arrived for ``SILENT_S``) or ``reconnecting`` (the link went; ``attempt`` failed reopenings so far).
+    ``since`` is the ``time.monotonic()`` of the last sample (of the start while waiting); ``outage_s``,
+    on the return to ``live``, is how long the data was missing (and ``attempt`` how many reopenings
+    failed meanwhile)."""
+
+    def worth_a_line(self, previous: "LinkStatus | None") -> bool:
+        """Whether a log (stderr, JSON lines) should say so: a change of state, an outage's end, and while
+        reconnecting the 1st, 2nd, 4th, 8th ... failed attempt, not every one."""
+        if previous is None or previous.state != self.state:
+            return self.state != "live" or bool(self.outage_s)
+        return self.state == "reconnecting" and self.attempt > 0 and self.attempt & (self.attempt - 1) == 0
+
+    state: str
+    since: float
+    t: float                         # wall clock of the change
+    attempt: int = 0
+    reason: str = ""
+    outage_s: float = 0.0
+
+    def sentence(self, now: float) -> str:
+        """What a wearer or the journal should read now."""
+        gone = max(0.0, now - self.since)
+        if self.state == "no_data":
+            why = f" ({self.reason})" if self.reason else ""
+            return f"no data for {gone:.0f} s{why}: check the strap, cable or radio"
+        if self.state == "reconnecting":
+            tries = f", attempt {self.attempt + 1}" if self.attempt else ""
+            return f"link lost ({self.reason or 'no reason given'}): reconnecting{tries}, {gone:.0f} s without data"
+        if self.state == "live" and self.outage_s:
+            return f"data again after {self.outage_s:.1f} s without"
+        if self.state == "no_data" and self.attempt:
+            return f"link back after {self.attempt} failed attempts; no data yet"
+        return "waiting for data" if self.state == "waiting" else "live"
+
+    def as_dict(self) -> dict:
+        """The JSON line's fields (``"event": "link"``)."""
+        d = {"event": "link", "state": self.state, "t": round(self.t, 3)}
+        if self.state in ("no_data", "reconnecting"):
+            d["reason"] = self.reason
+        if self.attempt:
+            d["failed_attempts"] = self.attempt
+        if self.outage_s:
+            d["outage_s"] = round(self.outage_s, 3)
+        return d
+
+
 class Sink:
     """Base class: every method is optional.  Called from the session loop's one thread, in order."""
 
@@ -63,8 +115,11 @@ class Sink:
     def on_notice(self, text: str) -> None:
         """Something the user should know now (no data decoded yet, a wrong protocol?)."""
 
+    def on_link(self, status: LinkStatus) -> None:
+        """Data stopped, the link is being reopened, data came back: whenever the link's state changes."""
+
     def on_tick(self, now: float) -> None:
-        """Called at least every few hundred ms while data flows (redraws, progress lines)."""
+        """Called at least every few hundred ms, data or not (redraws, progress lines, clocks)."""
 
     def close(self) -> None:
         """The session ended (or failed): flush and release; called once, whatever happened before."""

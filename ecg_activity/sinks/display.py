@@ -29,6 +29,7 @@ class DisplaySink(Sink):
         self._replay = False
         self.channel = 0
         self._acc = np.zeros(0)
+        self._link = None                  # the session's LinkStatus while data is missing
 
     def on_start(self, info: SessionInfo) -> None:
         from rich.live import Live
@@ -82,7 +83,13 @@ class DisplaySink(Sink):
     def on_notice(self, text: str) -> None:
         self.state.status = text
 
+    def on_link(self, status) -> None:
+        self._link = status if status.state in ("no_data", "reconnecting") else None
+        self.state.outage = self._link.sentence(time.monotonic()) if self._link else ""
+
     def on_tick(self, now: float) -> None:
+        if self._link is not None:
+            self.state.outage = self._link.sentence(now)
         if self.capture_sink is not None:
             self.state.recorded_bytes = self.capture_sink.bytes_written
         if now - self._last_draw > 0.25:

@@ -1,4 +1,5 @@
-"""``jsonl:FILE`` (``jsonl:-`` for stdout): one JSON line per window, appended and flushed.
+"""``jsonl:FILE`` (``jsonl:-`` for stdout): one JSON line per window, appended and flushed, and one
+per change of the link while data is missing (``{"event": "link", "state": "no_data", ...}``).
 
 The file is created owner-only (0600) and never written through a symlink;
 a file that is not a regular file (a folder, /dev/full) is refused up front,
@@ -6,6 +7,7 @@ and a write that fails stops the session with one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -33,6 +35,7 @@ class JsonlSink(Sink):
             raise OutputError("jsonl: needs a file name, or - for standard output")
         self.path = path
         self._fd: int | None = None
+        self._link = None                   # the last LinkStatus heard
         if path != "-":
             if _is_capture(path):
                 raise OutputError(f"{path} is a capture: JSON lines appended to it would damage it; "
@@ -44,7 +47,16 @@ class JsonlSink(Sink):
         return cls(url.split(":", 1)[1])
 
     def on_window(self, result) -> None:
-        line = result.to_json() + "\n"
+        self._write(result.to_json() + "\n")
+
+    def on_link(self, status) -> None:
+        """An outage's start, each failed reopening and its end, as a line of its own (``"event": "link"``;
+        decision lines have no ``event``), so a reader of the file sees where decisions were missing."""
+        if status.worth_a_line(self._link):
+            self._write(json.dumps(status.as_dict()) + "\n")
+        self._link = status
+
+    def _write(self, line: str) -> None:
         if self._fd is None:
             sys.stdout.write(line)
             sys.stdout.flush()

@@ -65,6 +65,7 @@ class MqttSink(Sink):
         self._mids: dict[int, int] = {}
         self._early: set[int] = set()     # acknowledged before publish() returned their mid
         self._last_status = 0.0
+        self._link = "waiting"                # the session's link state, in the retained status
         self._info: SessionInfo | None = None
         self.published = 0
 
@@ -119,6 +120,11 @@ class MqttSink(Sink):
         self.spool.add(lambda seq: json.dumps({**d, "seq": seq}))
         self._drain()
 
+    def on_link(self, status) -> None:
+        """The fleet sees at once that a device's sensor went silent (its retained status says so)."""
+        self._link = status.state
+        self._status()
+
     def on_tick(self, now: float) -> None:
         self._drain()
         if now - self._last_status >= self.status_every_s:
@@ -150,7 +156,7 @@ class MqttSink(Sink):
         info, st = self._info, (self._info.stats.as_dict() if self._info and self._info.stats else {})
         msg = {"state": state, "device": self.url.device, "session": self.spool.session, "t": time.time(),
                "model": info.model if info else "", "source": info.title if info else "",
-               "pending": len(self.spool.pending), "dropped": self.spool.dropped,
+               "pending": len(self.spool.pending), "dropped": self.spool.dropped, "link": self._link,
                "health": {k: st.get(k) for k in ("frames", "samples", "lost_samples", "crc_errors", "reconnects")}}
         if self.connected.is_set():
             self.client.publish(self.url.topic("status"), json.dumps(msg), qos=1, retain=True)

@@ -31,6 +31,9 @@ class SessionSummary:
     lost_samples: int
     elapsed_s: float
     stream_s: float
+    outages: int = 0                 # times data stopped for more than SILENT_S (link lost or sensor silent)
+    outage_s: float = 0.0            # seconds without data in them, an outage still going at the end included
+    reconnect_attempts: int = 0      # failed attempts to reopen the link
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -52,6 +55,9 @@ class SessionSummary:
             msg += f"; {self.repaired} repaired over short gaps"
         if self.flagged:
             msg += f"; {self.flagged} flagged"
+        if self.outages:
+            msg += (f"; no data for {self.outage_s:.1f} s in {self.outages} outage{'s' * (self.outages > 1)}"
+                    + (f" ({self.reconnect_attempts} failed reconnect attempts)" if self.reconnect_attempts else ""))
         if self.agreement is not None:
             what = "the virtual wearable's recording" if self.label == TRUTH else f"label '{self.label}'"
             msg += f"; agreement with {what}: {self.agreement:.1%}"
@@ -73,6 +79,9 @@ class SummarySink(Sink):
         self.current: str | None = None          # the label in force (--label, or set by a key / event)
         self.labelled_n = self.labelled_ok = 0
         self.label_events = 0
+        self.outages = self.failed_reconnects = 0
+        self.outage_s = 0.0
+        self._outage_since: float | None = None     # time.monotonic() when the current outage began
 
     def on_start(self, info: SessionInfo) -> None:
         self.info = info
@@ -83,6 +92,16 @@ class SummarySink(Sink):
         if event.kind == "label":
             self.current = event.detail.get("label")
             self.label_events += 1
+
+    def on_link(self, status) -> None:
+        if status.state in ("no_data", "reconnecting") and self._outage_since is None:
+            self._outage_since = status.since
+            self.outages += 1
+        elif status.state == "live" and self._outage_since is not None:
+            self.outage_s += status.outage_s
+            self._outage_since = None
+        if status.state == "reconnecting" and status.attempt:
+            self.failed_reconnects += 1
 
     def on_window(self, r) -> None:
         self.windows += 1
@@ -119,14 +138,24 @@ class SummarySink(Sink):
             label = None
         return SessionSummary(self.windows, self.flagged, self.repaired, dict(self.counts), dict(self.smoothed),
                               label, agree, sagree, st.samples, st.lost_samples, time.monotonic() - self.t0,
-                              (st.samples + st.lost_samples) / info.header.rate_hz)
+                              (st.samples + st.lost_samples) / info.header.rate_hz, self.outages,
+                              round(self.outage_s + (time.monotonic() - self._outage_since
+                                                     if self._outage_since is not None else 0.0), 3),
+                              self.failed_reconnects)
 
 
 class NoticeSink(Sink):
-    """Headless sessions: notices go to stderr."""
+    """Headless sessions: notices, and the link's outages as they begin and end, go to stderr."""
 
     def on_notice(self, text: str) -> None:
         print(f"ecg-activity: warning: {text}", file=sys.stderr, flush=True)
+
+    _link = None                            # the last LinkStatus heard
+
+    def on_link(self, status) -> None:
+        if status.worth_a_line(self._link):
+            self.on_notice(status.sentence(time.monotonic()))
+        self._link = status
 
 
 class ProgressSink(Sink):
@@ -150,3 +179,4 @@ class ProgressSink(Sink):
               f"CRC errors {s.crc_errors}, reconnects {s.reconnects}", file=sys.stderr, flush=True)
 
     on_notice = NoticeSink.on_notice
+    on_link = NoticeSink.on_link
