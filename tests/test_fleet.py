@@ -202,9 +202,98 @@ def test_the_live_table_survives_rogue_types(tmp_path):
             ("ecg/site1/pi8/status", {"state": ["a"], "health": {"lost_samples": 3}}),
             ("ecg/site1/pi8/decision", {"session": "s", "seq": 1, "activity": "run", "hr_bpm": 131.6})]
     for topic, body in msgs:
-        col._on_message(None, None, SimpleNamespace(topic=topic, payload=json.dumps(body).encode()))
+        col._on_message(None, None, SimpleNamespace(topic=topic, payload=json.dumps(body).encode(), qos=0, mid=0))
     console = Console(record=True, width=160, file=open(os.devnull, "w"))
     console.print(col.table())
     text = console.export_text()
     assert "pi7" in text and "pi8" in text and "132" in text
 
+
+
+def _publisher(port: int, name: str = "rogue"):
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=name)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    return c
+
+
+def _decision(session, seq, **kw):
+    return json.dumps({"t": 1.8e9, "end_s": 20.0, "activity": "walk", "probabilities": {"walk": 1.0},
+                       "smoothed": "walk", "hr_bpm": 90.0, "quality": 1.0, "session": session, "seq": seq, **kw})
+
+
+def test_no_message_silences_the_collector_and_nothing_rogue_is_written(broker, tmp_path):
+    """Every trigger that used to end paho's thread or write what anyone sent, against a real broker: the
+    collector keeps collecting, writes clean single lines, keeps its descriptors bounded and says what it
+    rejected; a file it may not write (a symlink) makes its exit non-zero in one line."""
+    out = tmp_path / "fleet"
+    out.mkdir(mode=0o700)
+    (out / "pi9.jsonl").write_text('{"session": "x", "seq": "abc"}\n')          # a damaged last line
+    target = tmp_path / "elsewhere.txt"
+    os.symlink(target, out / "evil.jsonl")
+    summary = tmp_path / "summary.json"
+    col = _cli("collect", f"mqtt://127.0.0.1:{broker.port}/ecg/site1/#", "--out", str(out), "--no-display",
+               "--summary-json", str(summary))
+    pub = _publisher(broker.port)
+    base = "ecg/site1"
+    try:
+        wait_for(lambda: (out / ".collector-id").exists(), 30, "the collector to start")
+        first = pub.publish(f"{base}/pi7/decision", _decision("abc", 0), qos=1)
+        first.wait_for_publish(10)
+        wait_for(lambda: len(_lines(out / "pi7.jsonl")) == 1, 60, "the first decision")
+        rogue = [
+            (f"{base}/pi7/decision", b"[" * 100000 + b"]" * 100000),           # RecursionError, 200 KB
+            (f"{base}/pi7/decision", b"[" * 3000 + b"]" * 3000),               # deep but small
+            (f"{base}/{'p' * 250}/decision", _decision("abc", 0)),            # ENAMETOOLONG
+            (f"{base}/pi 7/decision", _decision("abc", 0)),
+            (f"{base}/../decision", _decision("abc", 0)),
+            (f"{base}//decision", _decision("abc", 0)),
+            (f"{base}/pi7/decision", _decision("abc", 10 ** 12)),             # a forged far-ahead seq
+            (f"{base}/pi7/decision", _decision("abc", 1.0)),
+            (f"{base}/pi7/decision", _decision("abc", 2, activity='rest"}\n{"seq": 99')),   # a line injected
+            (f"{base}/pi7/decision", _decision("abc", 3, hr_bpm="abc")),
+            (f"{base}/pi7/decision", _decision("abc", 4, pad="x" * 20000)),  # too large
+            (f"{base}/pi7/status", json.dumps({"state": "online", "health": "x"})),
+            (f"{base}/evil/decision", _decision("e", 0)),                    # a symlinked file
+            (f"{base}/pi9/decision", _decision("n", 0)),                     # after the damaged line
+        ]
+        rogue += [(f"{base}/dev{k:04d}/decision", _decision("d", 0)) for k in range(1100)]    # > 1024 files
+        for topic, payload in rogue:
+            pub.publish(topic, payload, qos=1)
+        last = pub.publish(f"{base}/pi7/decision", _decision("abc", 1), qos=1)      # real, after all that
+        last.wait_for_publish(30)
+        wait_for(lambda: len(_lines(out / "pi7.jsonl")) == 2 and (out / "dev1099.jsonl").exists(), 120,
+                 "the collector to go on after every rogue message")
+        fds = len(os.listdir(f"/proc/{col.pid}/fd"))
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        col.send_signal(signal.SIGTERM)
+        _, err = col.communicate(timeout=30)
+    assert col.returncode == 1 and err.strip().count("\n") == 1 and "Traceback" not in err, err
+    assert "symbolic link" in err.splitlines()[-1]
+    assert fds < 200, fds
+    pi7 = (out / "pi7.jsonl").read_text().splitlines()
+    assert [json.loads(x)["seq"] for x in pi7] == [0, 1] and all(json.loads(x)["device"] == "pi7" for x in pi7)
+    assert json.loads((out / "pi9.jsonl").read_text().splitlines()[-1])["session"] == "n"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".collector-id"]
+    assert not target.exists()
+    assert all(oct(p.stat().st_mode)[-3:] == "600" for p in out.glob("dev*.jsonl"))
+    tot = json.loads(summary.read_text())
+    assert tot["decisions"] == 2 + 1 + 1100 and tot["duplicates"] == 0
+    assert tot["rejected"] == {"too large": 2, "nested too deep": 1, "bad device id": 4, "implausible seq": 1,
+                               "bad seq": 1, "bad activity": 1, "bad hr_bpm": 1}, tot
+
+
+def test_a_forged_seq_cannot_make_later_real_decisions_duplicates():
+    from ecg_activity.fleet.sequence import SeqTracker
+
+    t = SeqTracker()
+    for seq in range(5):
+        assert t.check("s", seq) == "new"
+        t.written("s", seq)
+    t.written("s", 9_000_000)            # forged, within the plausible step: written once ...
+    assert t.check("s", 5) == "new"      # ... and the device's next real decision still counts
+    assert t.check("s", 3) == "duplicate" and t.check("s", 10 ** 12) == "implausible"
+    t.written("s", 5)
+    assert t.gaps == 9_000_000 - 6      # the holes between the first and the highest seq

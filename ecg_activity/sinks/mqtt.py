@@ -8,25 +8,33 @@ it is back.  Each decision carries the device's ``session`` and a sequence
 number ``seq``, so the collector drops the duplicates QoS 1 may bring.
 Options in the URL's query: ``spool=DIR`` (default
 ``$XDG_STATE_HOME/ecg-activity/mqtt/DEVICE``), ``max=N`` messages spooled,
-``status=S`` seconds between status updates.  Needs the "fleet" extra
-(paho-mqtt).
+``status=S`` seconds between status updates, and TLS and credentials as
+``fleet.connect_options`` reads them (``mqtts://``, ``ca=``, ``cert=``,
+``key=``, ``auth=FILE`` or the environment).  A broker that refuses the
+device's credentials ends the session in one line; one that cannot be
+reached is said once on stderr while the decisions wait in the spool.
+Needs the "fleet" extra (paho-mqtt).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import sys
 import threading
 import time
 from pathlib import Path
 
 from ..bridge.errors import OutputError, UsageError
-from ..fleet import MqttUrl
+from ..fleet import MqttUrl, connect_options, refusal
 from ..fleet.spool import Spool
 from . import SessionInfo, Sink
 
 #: messages handed to the MQTT client at a time (the rest wait in the spool)
 IN_FLIGHT = 64
+#: the broker unreachable this long is said on stderr (once; the decisions wait in the spool)
+UNREACHABLE_S = 10.0
 
 
 def default_spool(device: str) -> Path:
@@ -49,8 +57,11 @@ class MqttSink(Sink):
         self.spool = Spool(spool_dir or default_spool(url.device), max_messages)
         self.status_every_s = status_every_s
         self._mqtt = mqtt
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"ecg-{url.device}",
-                                  clean_session=True)
+        # a random suffix: another client reusing a device's id would knock it off the broker at every
+        # reconnect (clean session: the broker keeps nothing for it, the spool is the device's memory)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"ecg-{url.device}-{secrets.token_hex(4)}", clean_session=True)
+        connect_options(self.client, url)
         self.client.reconnect_delay_set(0.2, 5.0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -68,20 +79,20 @@ class MqttSink(Sink):
         self._link = "waiting"                # the session's link state, in the retained status
         self._info: SessionInfo | None = None
         self.published = 0
+        self.refused: str | None = None       # the broker's final refusal (credentials), from its thread
+        self._started = 0.0
+        self._warned = False
 
     @classmethod
     def from_url(cls, url: str) -> "MqttSink":
         u = MqttUrl.parse(url)
-        try:
-            max_messages = int(u.query.get("max", 100_000))
-            every = float(u.query.get("status", 10.0))
-        except ValueError:
-            raise UsageError(f"{url!r}: max= and status= are numbers") from None
-        return cls(u, u.query.get("spool"), max_messages, every)
+        return cls(u, u.query.get("spool") or None, int(u.number("max", 100_000, 1, 10_000_000)),
+                   u.number("status", 10.0, 0.1, 86_400.0))
 
     # -- the client's thread -----------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason, properties=None) -> None:
         if reason.is_failure:
+            self.refused = refusal(reason)
             return
         with self._lock:
             # whatever was handed over and not acknowledged the client resends itself; go on from there
@@ -107,10 +118,11 @@ class MqttSink(Sink):
     # -- the session's thread ------------------------------------------------------
     def on_start(self, info: SessionInfo) -> None:
         self._info = info
+        self._started = time.monotonic()
         try:
             self.client.connect_async(self.url.host, self.url.port, keepalive=15)
         except (OSError, ValueError) as e:
-            raise OutputError(f"cannot reach MQTT broker {self.url.host}:{self.url.port} ({e})") from None
+            raise OutputError(f"cannot reach MQTT broker {self.url.where} ({e})") from None
         self.client.loop_start()
 
     def on_window(self, result) -> None:
@@ -126,10 +138,24 @@ class MqttSink(Sink):
         self._status()
 
     def on_tick(self, now: float) -> None:
+        if self.refused:
+            raise OutputError(f"MQTT broker {self.url.where} refused {self.url.device}: {self.refused} "
+                              f"(credentials: {self._creds_hint()})")
+        if not self.connected.is_set() and not self._warned and now - self._started > UNREACHABLE_S:
+            self._warned = True
+            print(f"ecg-activity: warning: MQTT broker {self.url.where} unreachable for {UNREACHABLE_S:.0f} s; "
+                  f"decisions wait in {self.spool.folder} and go out when it is back", file=sys.stderr, flush=True)
         self._drain()
         if now - self._last_status >= self.status_every_s:
             self._status()
         self.spool.save_state()
+
+    def _creds_hint(self) -> str:
+        from ..fleet import USER_ENV
+
+        if self.url.query.get("auth"):
+            return f"from {self.url.query['auth']}"
+        return f"from ${USER_ENV}" if os.environ.get(USER_ENV) else f"none given (?auth=FILE or ${USER_ENV})"
 
     def _drain(self) -> None:
         """Hand spooled messages to the client, oldest first, a window at a time."""
