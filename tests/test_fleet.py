@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -297,3 +298,212 @@ def test_a_forged_seq_cannot_make_later_real_decisions_duplicates():
     assert t.check("s", 3) == "duplicate" and t.check("s", 10 ** 12) == "implausible"
     t.written("s", 5)
     assert t.gaps == 9_000_000 - 6      # the holes between the first and the highest seq
+
+
+def _tls_files(folder):
+    """A CA, the broker's certificate for 127.0.0.1 and a client certificate for device pi8 (cryptography)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(cn, issuer_key, issuer_name, key, ca=False, san=None):
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+             .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    def save(name, key, crt):
+        (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                               serialization.PrivateFormat.PKCS8,
+                                                               serialization.NoEncryption()))
+        (folder / f"{name}.crt").write_bytes(crt.public_bytes(serialization.Encoding.PEM))
+        os.chmod(folder / f"{name}.key", 0o600)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    save("ca", ca_key, cert("test CA", ca_key, ca_name, ca_key, ca=True))
+    for name, san in (("broker", [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), ("pi8", None)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        save(name, key, cert(name, ca_key, ca_name, key, san=san))
+
+
+class SecureBroker(Broker):
+    """Mosquitto as a shared network's broker should run: TLS only, no anonymous clients, a password file,
+    client certificates on a second listener, and docs/fleet.md's ACL (each Pi publishes only under its own
+    id, the collector only reads)."""
+
+    def __init__(self, folder):
+        self.port, self.cert_port = free_port(), free_port()
+        self.folder = folder
+        _tls_files(folder)
+        pw = folder / "passwords"
+        for user, password in (("pi7", "pi7-secret"), ("collector", "collector-secret")):
+            subprocess.run([shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b",
+                            *(["-c"] if not pw.exists() else []), str(pw), user, password], check=True)
+        acl = folder / "acl"
+        acl.write_text((Path(__file__).parent.parent / "ecg_activity" / "fleet" / "mosquitto-acl.example").read_text())
+        tls = f"cafile {folder}/ca.crt\ncertfile {folder}/broker.crt\nkeyfile {folder}/broker.key\n"
+        self.conf = folder / "mosquitto.conf"
+        # as root, mosquitto drops to the user "mosquitto", which cannot read the test's 0600 files
+        root = "user root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(f"{root}per_listener_settings false\nallow_anonymous false\npassword_file {pw}\n"
+                             f"acl_file {acl}\npersistence false\n"
+                             f"listener {self.port} 127.0.0.1\n{tls}"
+                             f"listener {self.cert_port} 127.0.0.1\n{tls}require_certificate true\n"
+                             "use_identity_as_username true\n")
+        self.proc = None
+
+
+@pytest.mark.skipif(not (shutil.which("mosquitto_passwd") or os.path.exists("/usr/bin/mosquitto_passwd")),
+                    reason="mosquitto_passwd is not installed")
+def test_tls_passwords_client_certificates_and_the_acl_against_a_real_mosquitto(tmp_path):
+    broker = SecureBroker(tmp_path)
+    broker.start()
+    ca = tmp_path / "ca.crt"
+    auth = tmp_path / "collector.auth"
+    auth.write_text("collector:collector-secret\n")
+    os.chmod(auth, 0o600)
+    out = tmp_path / "fleet"
+    site = f"127.0.0.1:{broker.port}/ecg/site1"
+    env = {**os.environ, "ECG_ACTIVITY_MQTT_USERNAME": "pi7", "ECG_ACTIVITY_MQTT_PASSWORD": "pi7-secret"}
+    col = _cli("collect", f"mqtts://{site}/#?ca={ca}&auth={auth}", "--out", str(out), "--no-display")
+    try:
+        pi7 = _cli("run", "--source", "sim:frame", "--speed", "8", "--duration", "8", "--no-display", "--jsonl",
+                   os.devnull, "--out", f"mqtts://{site}/pi7?ca={ca}&spool={tmp_path / 's7'}", env=env)
+        pi8 = _cli("run", "--source", "sim:frame", "--speed", "8", "--duration", "8", "--no-display", "--jsonl",
+                   os.devnull, "--out", f"mqtts://127.0.0.1:{broker.cert_port}/ecg/site1/pi8?ca={ca}"
+                   f"&cert={tmp_path / 'pi8.crt'}&key={tmp_path / 'pi8.key'}&spool={tmp_path / 's8'}")
+        for p in (pi7, pi8):
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        wait_for(lambda: len(_lines(out / "pi7.jsonl")) >= 20 and len(_lines(out / "pi8.jsonl")) >= 20, 60,
+                 "both devices' decisions")
+        # the ACL: pi7 may not publish as pi9, the collector may not publish at all; a marker pi7 may send
+        # goes after them, so once it is in, the refused ones would have been too
+        for user, password in (("pi7", "pi7-secret"), ("collector", "collector-secret")):
+            c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"acl-{user}")
+            c.username_pw_set(user, password)
+            c.tls_set(ca_certs=str(ca))
+            c.connect("127.0.0.1", broker.port)
+            c.loop_start()
+            c.publish("ecg/site1/pi9/decision", _decision("forged", 0), qos=1).wait_for_publish(10)
+            c.publish("ecg/site1/pi7/decision", _decision("forged", 0), qos=1).wait_for_publish(10)
+            c.loop_stop()
+            c.disconnect()
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="acl-marker")
+        c.username_pw_set("pi7", "pi7-secret")
+        c.tls_set(ca_certs=str(ca))
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        c.publish("ecg/site1/pi7/decision", _decision("marker", 0), qos=1).wait_for_publish(10)
+        wait_for(lambda: any(d["session"] == "marker" for d in _lines(out / "pi7.jsonl")), 30, "the marker")
+        c.loop_stop()
+        c.disconnect()
+    finally:
+        col.send_signal(signal.SIGTERM)
+        _, col_err = col.communicate(timeout=30)
+    assert col.returncode == 0, col_err
+    assert not (out / "pi9.jsonl").exists()
+    sessions = [d["session"] for d in _lines(out / "pi7.jsonl")]
+    assert sessions.count("forged") == 1 and sessions[-1] == "marker"      # pi7's own, not the collector's
+    # refusals are one line and a non-zero exit, on both sides
+    bad = {**env, "ECG_ACTIVITY_MQTT_PASSWORD": "wrong"}
+    p = _cli("run", "--source", "sim:frame", "--no-display", "--jsonl", os.devnull,
+             "--out", f"mqtts://{site}/pi7?ca={ca}&spool={tmp_path / 's7'}", env=bad)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "refused pi7" in err and "Traceback" not in err, err
+    p = _cli("collect", f"mqtts://{site}/#?ca={ca}", "--out", str(out), "--no-display")
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "refused the collector" in err and err.strip().count("\n") == 0, err
+    p = _cli("collect", f"mqtt://{site}/#", "--out", str(out), "--no-display", "--connect-timeout", "3")
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "unreachable" in err and err.strip().count("\n") == 0, err
+    os.chmod(auth, 0o644)
+    p = _cli("collect", f"mqtts://{site}/#?ca={ca}&auth={auth}", "--out", str(out), "--no-display")
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and "chmod 600" in err, err
+    p = _cli("run", "--source", "sim:frame", "--out", f"mqtt://pi7:pw@{site}/pi7")
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and "never go in the URL" in err and "pw@" not in err, err
+    broker.stop(signal.SIGKILL)
+
+
+def _shipped_conf(folder, port) -> str:
+    """The package's mosquitto.conf with this test's listener (plain, anonymous: this test is about
+    persistence) and persistence folder in place of the machine's paths."""
+    shipped = (Path(__file__).parent.parent / "ecg_activity" / "fleet" / "mosquitto.conf").read_text()
+    machine = ("listener", "cafile", "certfile", "keyfile", "password_file", "acl_file", "persistence_location",
+               "allow_anonymous")
+    kept = [x for x in shipped.splitlines() if x.strip() and not x.startswith("#") and not x.startswith(machine)]
+    root = ["user root"] if os.geteuid() == 0 else []
+    return "\n".join(root + kept + [f"persistence_location {folder}/", "allow_anonymous true",
+                                     f"listener {port} 127.0.0.1"]) + "\n"
+
+
+@pytest.mark.parametrize("config", ["shipped", "no persistence"])
+def test_a_broker_killed_while_the_collector_is_away_loses_nothing_with_the_shipped_config(tmp_path, config):
+    """The collector goes away, a Pi goes on publishing, the broker is killed (-9) and restarted, the
+    collector comes back: with the package's mosquitto.conf every decision arrives; without persistence the
+    ones the broker held are lost, and the collector reports exactly that many missing (gaps)."""
+    broker = Broker(tmp_path)
+    if config == "shipped":
+        broker.conf.write_text(_shipped_conf(tmp_path, broker.port))
+    else:
+        broker.conf.write_text(("user root\n" if os.geteuid() == 0 else "") +
+                               f"listener {broker.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    broker.start()
+    out, spool, local = tmp_path / "fleet", tmp_path / "spool", tmp_path / "local.jsonl"
+    url = f"mqtt://127.0.0.1:{broker.port}/ecg/site1"
+    col = _cli("collect", f"{url}/#", "--out", str(out), "--no-display")
+    pub = _cli("run", "--source", "sim:frame", "--speed", "8", "--duration", "14", "--no-display",
+               "--out", f"{url}/pi7?spool={spool}", "--jsonl", str(local))
+    try:
+        wait_for(lambda: len(_lines(out / "pi7.jsonl")) >= 5, 120, "the first decisions at the collector")
+        col.send_signal(signal.SIGTERM)                 # the collector goes away ...
+        col.communicate(timeout=30)
+        _, err = pub.communicate(timeout=120)           # ... while the Pi publishes the rest
+        assert pub.returncode == 0, err
+        made = len(_lines(local))
+        collected = len(_lines(out / "pi7.jsonl"))
+        assert made > collected + 20
+        if config == "shipped":                         # a change after all of them, saved: the last ones are too
+            db = tmp_path / "mosquitto.db"
+            before = db.stat().st_mtime_ns if db.exists() else 0
+            sync = _publisher(broker.port, "sync")
+            sync.publish("ecg/site1/sync", b"1", qos=1, retain=True).wait_for_publish(10)
+            wait_for(lambda: db.exists() and db.stat().st_mtime_ns > before, 30, "the broker to save")
+            sync.loop_stop()
+            sync.disconnect()
+        broker.stop(signal.SIGKILL)
+        broker.start()
+        summary = tmp_path / "summary.json"
+        col = _cli("collect", f"{url}/#", "--out", str(out), "--no-display", "--summary-json", str(summary))
+        session = json.loads((spool / "state.json").read_text())["session"]
+        last = _publisher(broker.port, "pi7-next")      # the Pi's next decision, after the restart
+
+        def arrived():                  # without persistence the collector must subscribe anew first
+            last.publish("ecg/site1/pi7/decision", _decision(session, made), qos=1).wait_for_publish(10)
+            return _lines(out / "pi7.jsonl")[-1]["seq"] == made
+        wait_for(arrived, 60, "the next decision")
+        last.loop_stop()
+        last.disconnect()
+    finally:
+        col.send_signal(signal.SIGTERM)
+        _, err = col.communicate(timeout=30)
+        broker.stop(signal.SIGKILL)
+    got = [d["seq"] for d in _lines(out / "pi7.jsonl")]
+    tot = json.loads(summary.read_text())
+    if config == "shipped":
+        assert got == list(range(made + 1)) and tot["gaps"] == 0, err
+    else:
+        assert got == list(range(collected)) + [made]
+        assert tot["gaps"] == made - collected and f"{made - collected} missing" in err, err

@@ -177,7 +177,7 @@ def add_output_args(p: argparse.ArgumentParser, record_flag: bool = True) -> Non
     """The sink options (``--out URL`` repeatable, and the ``--jsonl``/``--record`` shorthands)."""
     p.add_argument("--out", action="append", default=[], metavar="URL",
                    help="an output, repeatable: capture:FILE.ecgcap, jsonl:FILE (jsonl:- = stdout), "
-                        "mqtt://HOST[:PORT]/PREFIX/DEVICE, lsl:NAME (Lab Streaming Layer)")
+                        "mqtt[s]://HOST[:PORT]/PREFIX/DEVICE, lsl:NAME (Lab Streaming Layer)")
     p.add_argument("--jsonl", metavar="FILE", help="same as --out jsonl:FILE ('-' = stdout)")
     if record_flag:
         p.add_argument("--record", metavar="FILE", help="same as --out capture:FILE (the raw stream, bit for bit)")

@@ -40,7 +40,7 @@ from .sequence import SeqTracker
 #: collector out of descriptors
 MAX_OPEN_FILES = 64
 #: devices tracked at once (a flood of made-up ids cannot grow the collector's memory without bound)
-MAX_DEVICES = 10_000
+MAX_DEVICES = 5_000
 #: write failures that pass (the disk fills, then is freed): the message is left for redelivery
 TRANSIENT = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EMFILE, errno.ENFILE}
 ID_FILE = ".collector-id"

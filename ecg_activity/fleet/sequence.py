@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from .schema import MAX_SEQ_STEP
 
 #: (session, seq) pairs remembered per session: far more than the publisher keeps in flight (64)
-RECENT = 4096
+RECENT = 256
 #: sessions remembered per device (a device keeps one for as long as its spool folder lives)
-SESSIONS = 8
+SESSIONS = 4
 
 
 @dataclass

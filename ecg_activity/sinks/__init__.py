@@ -2,7 +2,8 @@
 
     capture:walk1.ecgcap            the raw stream, bit for bit (``--record`` / ``record -o``)
     jsonl:decisions.jsonl           one JSON line per window (``jsonl:-`` = stdout; ``--jsonl``)
-    mqtt://broker:1883/PREFIX/DEV   each decision to PREFIX/DEV/decision, status retained (extra "fleet")
+    mqtt://broker:1883/PREFIX/DEV   each decision to PREFIX/DEV/decision, status retained (extra "fleet");
+                                    mqtts:// for TLS
     lsl:NAME                        Lab Streaming Layer: probabilities + marker streams (extra "lsl")
 
 A new output is one module here implementing ``Sink`` plus one line in
@@ -129,6 +130,7 @@ SCHEMES: dict[str, str] = {
     "capture": "ecg_activity.sinks.capture:CaptureSink",
     "jsonl": "ecg_activity.sinks.jsonl:JsonlSink",
     "mqtt": "ecg_activity.sinks.mqtt:MqttSink",
+    "mqtts": "ecg_activity.sinks.mqtt:MqttSink",
     "lsl": "ecg_activity.sinks.lsl:LslSink",
 }
 
