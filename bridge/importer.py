@@ -39,6 +39,32 @@ class Imported:
     start_time: float
     labels: list[tuple[float, str]] = field(default_factory=list)   # (seconds from start, label)
     device: str = ""
+    note: str = ""                          # how the rate was found, when it was estimated
+
+
+def rate_from_times(t: np.ndarray, path: str) -> tuple[float, str]:
+    """The sampling rate of a time column, fitted over the whole span (times rounded to milliseconds give
+    256 Hz, not the 250 Hz a median of differences says), and a sentence saying so.  Refused when the
+    times go backwards or stray from one steady rate by more than half a sample (or the 1 ms a rounded
+    clock may): a gap, a rate change or a jittery host clock, where any single rate would misplace samples."""
+    dt = np.diff(t)
+    if not np.isfinite(t).all() or not (dt > 0).all():
+        bad = int(np.argmax(~(dt > 0))) + 2 if dt.size else 1
+        raise SourceError(f"{path}: its first column is not increasing time in seconds (row {bad})")
+    n = np.arange(t.size, dtype=np.float64) - (t.size - 1) / 2.0        # centred: a least-squares line in O(n)
+    tc = t - t.mean()
+    slope = float(n @ tc) / float(n @ n)
+    rate = 1.0 / slope
+    off = np.abs(tc - slope * n)
+    worst = int(np.argmax(off))
+    tolerance = max(0.5 / rate, 0.001) + 1e-9
+    if off[worst] > tolerance:
+        raise SourceError(f"{path}: the times stray from a steady {rate:.3f} Hz by {off[worst] * 1e3:.1f} ms at "
+                          f"data row {worst + 1} (a gap, a rate change or a jittery clock): split the file there, "
+                          "or give --rate HZ to take the rows as evenly spaced")
+    rate = round(rate, 3)
+    return rate, (f"rate {rate:g} Hz fitted to the time column over {t[-1] - t[0]:.1f} s "
+                  f"(every time within {off.max() * 1e3:.2f} ms of it)")
 
 
 def detect_format(path: str) -> str:
@@ -91,13 +117,12 @@ def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, colum
         col = column if column is not None else a.shape[1] - 1
         if not 1 <= col < a.shape[1]:
             raise SourceError(f"{path}: no value column {col} (the first column is time)")
-        dt = np.diff(a[:, 0])
+        note = ""
         if not rate_hz:
-            med = float(np.median(dt))
-            if not med > 0 or not math.isfinite(med):
-                raise SourceError(f"{path}: its first column is not increasing time in seconds")
-            rate_hz = round(1.0 / med, 3)
+            rate_hz, note = rate_from_times(a[:, 0], path)
         values = a[:, col]
+        mv = mv_per_count or CSV_MV_PER_COUNT
+        return Imported(_to_counts(values, mv, path), float(rate_hz), mv, os.path.getmtime(path), note=note)
     mv = mv_per_count or CSV_MV_PER_COUNT
     return Imported(_to_counts(values, mv, path), float(rate_hz), mv, os.path.getmtime(path))
 
@@ -223,4 +248,5 @@ def import_recording(path: str, out: str, fmt: str | None = None, rate_hz: float
         raise OutputError(f"{out} already exists; captures are never overwritten")
     n = write_capture(rec, out, label, path, known_labels)
     return {"capture": out, "samples": n, "rate_hz": rec.rate_hz, "mv_per_count": rec.mv_per_count,
-            "duration_s": round(n / rec.rate_hz, 3), "labels": len([1 for _ in rec.labels])}
+            "duration_s": round(n / rec.rate_hz, 3), "labels": len([1 for _ in rec.labels]),
+            **({"rate_note": rec.note} if rec.note else {})}

@@ -7,7 +7,9 @@ classifier, and any number of sinks.
 
 Nothing received is lost: raw sinks see every packet before it is decoded.
 The loop ends when the source ends, the duration is up or ``stop`` is set
-(Ctrl-C, SIGTERM, SIGHUP).  The loop keeps turning while the sensor is silent
+(Ctrl-C, SIGTERM, SIGHUP).  A recording that fails (a full disk) stops alone:
+the session drops that sink, tells the others and goes on classifying, and
+``failed`` holds the error for the command to end with.  The loop keeps turning while the sensor is silent
 (the transports yield Idle), and every sink hears when data stops, the link
 is being reopened and data comes back (``Sink.on_link``), so nothing shows a
 stale decision as current.  Sinks are closed in every case, a failing sink
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 from . import interrupts
 from .bridge.blocks import Idle, LinkEvent, Packet, SampleBlock
-from .bridge.errors import NoDataError
+from .bridge.errors import NoDataError, OutputError
 from .bridge.sources import OpenSource
 from .bridge.stream import LINK_LOST
 from .sinks import LinkStatus, SessionInfo, Sink
@@ -107,6 +109,7 @@ class Session:
         self._markers = 0
         self._paused = False
         self._warned = False
+        self.failed: list[OutputError] = []          # outputs dropped on the way (a full disk)
         self.link = LinkStatus("waiting", time.monotonic(), time.time())
         self._last_sample = 0.0              # time.monotonic() of the last decoded sample
 
@@ -131,6 +134,8 @@ class Session:
         finally:
             errors = []
             for s in reversed(started):
+                if s not in self.sinks:           # dropped after a failure, closed then
+                    continue
                 try:
                     s.close()
                 except Exception as e:          # close them all; report the first failure
@@ -146,23 +151,19 @@ class Session:
 
     def _loop(self) -> None:
         src, dec = self.source, self.source.decoder
-        raw = [s for s in self.sinks if s.raw]
         t_first_byte = None
         last_tick = 0.0
         for item in src.transport:
             if isinstance(item, Packet):
-                for s in raw:
-                    s.on_packet(item)
+                self._call("on_packet", item, raw_only=True)
                 self.counts.bytes += len(item.data)
                 t_first_byte = t_first_byte or time.monotonic()
                 for block in dec.feed(item.data, item.t_host):
                     self._block(block)
                 for aux in dec.take_aux():
-                    for s in self.sinks:
-                        s.on_aux(aux)
+                    self._call("on_aux", aux)
             elif isinstance(item, LinkEvent):
-                for s in self.sinks:
-                    s.on_event(item)
+                self._call("on_event", item)
                 if item.kind in LINK_LOST:
                     dec.link_lost(item.t_host)
                 elif item.kind == "reconnect":
@@ -177,12 +178,36 @@ class Session:
                 last_tick = now
                 self._check_data(t_first_byte, now)
                 self._check_silence(now)
-                for s in self.sinks:
-                    s.on_tick(now)
+                self._call("on_tick", now)
             if self.stop.is_set():
                 break
         for block in dec.flush():
             self._block(block)
+
+    def _call(self, hook: str, *args, raw_only: bool = False) -> None:
+        """Every sink's ``hook``; a ``fail_alone`` sink that fails is dropped (the recording stops, the
+        session goes on) unless nothing else would be left to do."""
+        for s in list(self.sinks):
+            if raw_only and not s.raw:
+                continue
+            try:
+                getattr(s, hook)(*args)
+            except OutputError as e:
+                if not s.fail_alone or (self.pipeline is None and not any(
+                        o.raw or o.fail_alone for o in self.sinks if o is not s)):
+                    raise
+                self._drop(s, e)
+
+    def _drop(self, sink: Sink, error: OutputError) -> None:
+        self.sinks.remove(sink)
+        self.failed.append(error)
+        try:
+            sink.close()
+        except Exception:
+            pass
+        name = str(getattr(sink, "path", type(sink).__name__))
+        for s in list(self.sinks):
+            s.on_output_failed(name, str(error))
 
     def _commands(self) -> None:
         """Key presses become timed events, recorded in the capture like link events."""
@@ -200,13 +225,11 @@ class Session:
                 ev = LinkEvent("pause" if self._paused else "resume", time.time(), {})
             else:
                 continue
-            for s in self.sinks:
-                s.on_event(ev)
+            self._call("on_event", ev)
 
     def _set_link(self, state: str, since: float, attempt: int = 0, reason: str = "", outage_s: float = 0.0) -> None:
         self.link = LinkStatus(state, since, time.time(), attempt, reason, outage_s)
-        for s in self.sinks:
-            s.on_link(self.link)
+        self._call("on_link", self.link)
 
     def _link_event(self, ev: LinkEvent) -> None:
         """The transport's word on the link: lost, a failed reopening, back (data must then flow again)."""
@@ -235,15 +258,13 @@ class Session:
         if block.n:
             self._last_sample = now
         self.counts.samples += block.n
-        for s in self.sinks:
-            s.on_block(block)
+        self._call("on_block", block)
         if self.pipeline is None:
             return
         for r in self.pipeline.push(block):
             r.truth = self.source.truth_at(int(round(r.end_s * block.rate_hz)) - 1)
             self.counts.windows += 1
-            for s in self.sinks:
-                s.on_window(r)
+            self._call("on_window", r)
 
     def _check_data(self, t_first_byte: float | None, now: float) -> None:
         if self._warned or self.counts.samples or t_first_byte is None or now - t_first_byte < NO_DATA_WARNING_S:
@@ -251,5 +272,4 @@ class Session:
         self._warned = True
         text = (f"{self.counts.bytes} bytes received in {now - t_first_byte:.0f} s but no valid "
                 f"{self.source.protocol.name!r} frame: is --protocol right?")
-        for s in self.sinks:
-            s.on_notice(text)
+        self._call("on_notice", text)

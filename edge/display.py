@@ -61,6 +61,7 @@ class DisplayState:
     contact: bool | None = None      # skin contact, when the sensor says
     motion_g: float | None = None    # accelerometer: how much the chest moves (g, rms over 4 s)
     outage: str = ""                 # data is missing now: what the wearer reads ("no data for 12 s: ...")
+    recording_stopped: str = ""      # why the recording stopped mid-session (a full disk)
 
 
 def display_filter(x: np.ndarray, rate_hz: float) -> np.ndarray:
@@ -218,7 +219,9 @@ def render(s: DisplayState, width: int = 80):
         f"CRC {st.crc_errors}  bad {st.malformed}  reconnects {st.reconnects}  "
         f"latency {'--' if s.latency_ms is None else f'{s.latency_ms:.0f} ms'}  "
         f"windows {s.windows} ({s.flagged} flagged)  markers {s.markers}", style="dim")
-    if s.recording:
+    if s.recording and s.recording_stopped:
+        rec = Text(f"■ RECORDING STOPPED: {s.recording_stopped} (classification goes on)", style="bold white on red")
+    elif s.recording:
         rec = Text(f"{'❚❚ PAUSED' if s.paused else '● REC'} {s.recording}  {s.recorded_bytes / 1024:.0f} KiB",
                    style="yellow" if s.paused else "red")
     else:

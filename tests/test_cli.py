@@ -1,9 +1,11 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pyedflib
@@ -160,3 +162,36 @@ def test_decisions_are_never_appended_to_a_capture(tmp_path):
         p = cli("demo", "--once", "--speed", "max", "--no-display", *args)
         assert p.returncode != 0 and "is a capture" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert cap.read_bytes() == before
+
+
+def test_install_service_writes_a_unit_for_this_installation_that_systemd_accepts(tmp_path):
+    """The unit names this venv's ecg-activity, the given user, a state folder systemd creates, and the
+    run options quoted so systemd hands them over unchanged; ``systemd-analyze verify`` accepts it."""
+    import shlex
+    import shutil
+
+    unit = tmp_path / "ecg-activity.service"
+    url = "mqtts://broker.lan/ecg/site1/pi7?ca=/etc/ssl/it's 100%.crt"
+    p = cli("install-service", "--source", "ble:Polar H10", "--protocol", "polar", "--out", url,
+            "--user", "ecg", "-o", str(unit))
+    assert p.returncode == 0 and "systemctl enable --now ecg-activity.service" in p.stderr, p.stderr
+    text = unit.read_text()
+    assert "User=ecg\n" in text and "StateDirectory=ecg-activity\n" in text and "UMask=0077\n" in text
+    exec_line = next(x for x in text.splitlines() if x.startswith("ExecStart="))[len("ExecStart="):]
+    argv = [w.replace("%%", "%").replace("$$", "$") for w in shlex.split(exec_line)]
+    assert argv[0] == str(Path(sys.executable).parent / "ecg-activity") and Path(argv[0]).is_file()
+    assert argv[1:8] == ["run", "--source", "ble:Polar H10", "--protocol", "polar", "--out", url]
+    assert argv[-1] == "%S/ecg-activity/capture-{start}.ecgcap"
+    if shutil.which("systemd-analyze"):
+        v = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+        assert v.returncode == 0, v.stderr
+    again = cli("install-service", "--source", "/dev/rfcomm0", "-o", str(unit))
+    assert again.returncode == 1 and "never overwritten" in again.stderr
+
+
+def test_a_capture_named_with_start_gets_the_start_time(tmp_path):
+    p = cli("record", "--source", "sim:frame", "--speed", "max", "--duration", "5", "-q",
+            "-o", str(tmp_path / "capture-{start}.ecgcap"))
+    assert p.returncode == 0, p.stderr
+    made = list(tmp_path.glob("capture-*.ecgcap"))
+    assert len(made) == 1 and re.fullmatch(r"capture-\d{8}-\d{6}\.ecgcap", made[0].name)

@@ -248,3 +248,10 @@ def test_the_view_marks_a_decision_stale_while_data_is_missing():
     assert "no data for 12 s" in out and "stale" in out and "quality -- (no data)" in out
     s.outage = ""
     assert "stale" not in _text(render(s, 100), 100)
+
+
+def test_the_view_says_when_the_recording_stopped():
+    s = _state()
+    s.recording_stopped = "x.ecgcap: no space left on device"
+    out = _text(render(s, 100), 100)
+    assert "RECORDING STOPPED: x.ecgcap: no space left on device" in out and "● REC" not in out

@@ -368,6 +368,13 @@ class SecureBroker(Broker):
 def test_tls_passwords_client_certificates_and_the_acl_against_a_real_mosquitto(tmp_path):
     broker = SecureBroker(tmp_path)
     broker.start()
+    try:
+        _secure_fleet(broker, tmp_path)
+    finally:
+        broker.stop(signal.SIGKILL)
+
+
+def _secure_fleet(broker, tmp_path):
     ca = tmp_path / "ca.crt"
     auth = tmp_path / "collector.auth"
     auth.write_text("collector:collector-secret\n")
@@ -434,7 +441,6 @@ def test_tls_passwords_client_certificates_and_the_acl_against_a_real_mosquitto(
     p = _cli("run", "--source", "sim:frame", "--out", f"mqtt://pi7:pw@{site}/pi7")
     _, err = p.communicate(timeout=60)
     assert p.returncode == 2 and "never go in the URL" in err and "pw@" not in err, err
-    broker.stop(signal.SIGKILL)
 
 
 def _shipped_conf(folder, port) -> str:

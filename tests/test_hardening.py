@@ -235,6 +235,23 @@ def test_full_disk_while_recording_keeps_the_capture_readable(tmp_path):
     assert stat.S_IMODE(cap.stat().st_mode) == 0o600
 
 
+def test_full_disk_stops_only_the_recording_and_classification_goes_on(tmp_path):
+    """``run --record`` on a disk that fills at 20 kB: the recording stops (readable up to its last whole
+    chunk), the decisions go on to the end, stderr says so as it happens and in the summary, and the exit
+    is 1 with the error as the last line (a script or systemd sees it)."""
+    cap = tmp_path / "full.ecgcap"
+    code, out, err, _, _ = run_bounded("run", "--source", "sim:frame", "--speed", "20", "--duration", "8",
+                                       "--no-display", "--record", str(cap), preexec=_limit_file_size(20_000))
+    assert code == 1 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert "whole up to byte" in lines[-1] and "stopped; classification and the other outputs go on" in err
+    assert "stopped:" in lines[-2]                                   # the summary sentence says it too
+    decisions = [json.loads(x) for x in out.splitlines()]
+    assert len(decisions) >= 60 and all("activity" in d for d in decisions)      # 160 s of signal classified
+    items, damage = CaptureReader(cap).read_all()
+    assert damage is None and 10 < len(items)
+
+
 def test_full_disk_while_exporting_leaves_no_half_file(tmp_path):
     cap = _capture(tmp_path, seconds=120)
     for out in ("x.edf", "x.bdf", "x.csv"):

@@ -124,3 +124,20 @@ def test_plot_of_a_labelled_session(tmp_path):
     assert res["windows"] > 100 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 30_000
     p = cli("plot", str(cap), "-o", str(png))
     assert p.returncode == 1 and "--force" in p.stderr                    # an existing picture is kept
+
+
+@pytest.mark.parametrize("rate", [256, 360])
+def test_csv_times_rounded_to_milliseconds_give_the_true_rate(tmp_path, rate):
+    """A median of millisecond-rounded differences says 250 Hz for 256 and 333 for 360: the rate is fitted
+    over the whole span, said on stderr, and a file whose times jump is refused instead of misplaced."""
+    t = np.arange(rate * 30) / rate
+    csv = tmp_path / "r.csv"
+    csv.write_text("time_s,ecg_mv\n" + "\n".join(f"{a:.3f},{np.sin(a):.4f}" for a in t) + "\n")
+    p = cli("import", str(csv), "-o", str(tmp_path / "r.ecgcap"))
+    assert p.returncode == 0 and json.loads(p.stdout)["rate_hz"] == rate, p.stderr
+    assert f"rate {rate} Hz fitted to the time column" in p.stderr
+    t[1000:] += 0.25                                     # a quarter second missing mid-file
+    csv.write_text("\n".join(f"{a:.3f},0.1" for a in t) + "\n")
+    p = cli("import", str(csv), "-o", str(tmp_path / "gap.ecgcap"))
+    assert p.returncode == 1 and "stray from a steady" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert not (tmp_path / "gap.ecgcap").exists()

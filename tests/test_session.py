@@ -218,3 +218,28 @@ def test_a_silent_sensor_and_a_lost_link_are_told_to_every_sink_and_counted_in_t
     assert [(d["state"], d.get("failed_attempts", 0)) for d in lines] == states[1:]
     assert all(d["event"] == "link" for d in lines) and lines[-1]["outage_s"] == pytest.approx(
         rec.links[-1].outage_s, abs=1e-3)
+
+
+def test_a_recording_that_fails_stops_alone_and_the_session_goes_on(demo_recording, shipped_bundle):
+    class FailingRecording(Recorder):
+        fail_alone = True
+        path = "r.ecgcap"
+
+    class Told(Recorder):
+        def __init__(self):
+            super().__init__()
+            self.told = []
+
+        def on_output_failed(self, name, reason):
+            self.told.append((name, reason))
+
+    bad, other = FailingRecording(fail_on="packet"), Told()
+    pipe = ActivityPipeline(shipped_bundle, 250.0)
+    s = Session(_source(_packets(demo_recording.counts[:250 * 25])), [bad, other], pipe)
+    s.run()
+    assert [str(e) for e in s.failed] == ["packet: no space left on device"]
+    assert other.told == [("r.ecgcap", "packet: no space left on device")]
+    assert bad.calls == ["start", "packet", "close"] and len(other.windows) == 6    # classified to the end
+    # without a pipeline a failing recording is all there was: the session ends with it
+    with pytest.raises(OutputError):
+        Session(_source(_packets(demo_recording.counts[:2500])), [FailingRecording(fail_on="packet")]).run()

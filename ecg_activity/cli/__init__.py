@@ -25,7 +25,7 @@ Fail = EcgActivityError
 #: every command's module (here, or any importable module), in the order ``--help`` lists them
 #: (``import_``: ``import`` is a keyword)
 COMMANDS = ("devices", "record", "simulate", "info", "import_", "export", "run", "demo", "calibrate", "plot",
-            "replay", "collect", "train", "quantize", "bench")
+            "replay", "collect", "train", "quantize", "bench", "install_service")
 
 
 def build_parser() -> Parser:

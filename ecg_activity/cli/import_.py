@@ -15,6 +15,10 @@ def cmd(a: argparse.Namespace) -> int:
 
     res = import_recording(a.recording, a.output, a.format, a.rate, a.mv_per_count, a.channel, a.label, ALL_LABELS)
     print(json.dumps(res))
+    if res.get("rate_note"):
+        import sys
+
+        print(f"ecg-activity: {res['rate_note']}", file=sys.stderr)
     return 0
 
 

@@ -76,4 +76,14 @@ def classify_live(a: argparse.Namespace, opts, loop: bool = False, label: str | 
     summary = run_session(a, src, bundle, display, sinks, stop, a.duration, keys=display)
     print(summary.text(bundle.cfg.window_s), file=sys.stderr)
     summary_json.write(summary.as_dict())
+    return fail_if_stopped(summary)
+
+
+def fail_if_stopped(summary) -> int:
+    """A session whose recording stopped (a full disk) went on classifying; its command still ends with the
+    error (one line, exit 1), so a script or systemd sees it."""
+    from ..bridge.errors import OutputError
+
+    if summary.failed_outputs:
+        raise OutputError(summary.failed_outputs[0])
     return 0

@@ -180,7 +180,8 @@ def add_output_args(p: argparse.ArgumentParser, record_flag: bool = True) -> Non
                         "mqtt[s]://HOST[:PORT]/PREFIX/DEVICE, lsl:NAME (Lab Streaming Layer)")
     p.add_argument("--jsonl", metavar="FILE", help="same as --out jsonl:FILE ('-' = stdout)")
     if record_flag:
-        p.add_argument("--record", metavar="FILE", help="same as --out capture:FILE (the raw stream, bit for bit)")
+        p.add_argument("--record", metavar="FILE", help="same as --out capture:FILE (the raw stream, bit for bit; {start} in FILE: "
+                            "the start time)")
 
 
 def add_summary_arg(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ def cmd(a: argparse.Namespace) -> int:
     from ..session import stop_on_signals
     from ..sinks import open_sink
     from .common import report_damage
-    from .live import display_wanted, load_model, run_session
+    from .live import display_wanted, fail_if_stopped, load_model, run_session
 
     from pathlib import Path
 
@@ -46,6 +46,7 @@ def cmd(a: argparse.Namespace) -> int:
     summary_json.write(summary.as_dict())
     if not a.quiet:
         print(summary.text(bundle.cfg.window_s), file=sys.stderr)
+    fail_if_stopped(summary)
     return report_damage(src.transport.error)
 
 

@@ -94,6 +94,9 @@ class Sink:
 
     #: the sink wants raw transport packets and link events (a capture does)
     raw = False
+    #: when it fails (OutputError: a full disk), the session drops it and goes on classifying, tells the
+    #: other sinks (``on_output_failed``) and ends with the error; otherwise the failure ends the session
+    fail_alone = False
 
     def on_start(self, info: SessionInfo) -> None:
         """The source is open: what it is, its rate and scale, the model; open files or connections here."""
@@ -118,6 +121,9 @@ class Sink:
 
     def on_link(self, status: LinkStatus) -> None:
         """Data stopped, the link is being reopened, data came back: whenever the link's state changes."""
+
+    def on_output_failed(self, name: str, reason: str) -> None:
+        """Another output failed and was dropped (``name``: its file; ``reason``: the one-line error)."""
 
     def on_tick(self, now: float) -> None:
         """Called at least every few hundred ms, data or not (redraws, progress lines, clocks)."""

@@ -1,7 +1,9 @@
-"""``capture:FILE``: the raw stream, exactly as received, append-only (``bridge.capture``)."""
+"""``capture:FILE``: the raw stream, exactly as received, append-only (``bridge.capture``); ``{start}`` in
+FILE becomes the session's start time (``capture-{start}.ecgcap``: a new capture at each start)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..bridge.capture import CaptureWriter
@@ -14,10 +16,13 @@ class CaptureSink(Sink):
     flushed, 0600), so a session can always be replayed."""
 
     raw = True
+    fail_alone = True                  # a full disk stops the recording, not the classification
 
     def __init__(self, path: str) -> None:
         if not path:
             raise OutputError("capture: needs a file name (capture:walk1.ecgcap)")
+        # {start}: the session's local start time, so a service makes a new capture at each start
+        path = path.replace("{start}", time.strftime("%Y%m%d-%H%M%S"))
         self.path = path
         if Path(path).exists() or Path(path).is_symlink():
             # checked before the source opens, so a typo costs nothing; created exclusively later

@@ -87,6 +87,13 @@ class DisplaySink(Sink):
         self._link = status if status.state in ("no_data", "reconnecting") else None
         self.state.outage = self._link.sentence(time.monotonic()) if self._link else ""
 
+    def on_output_failed(self, name: str, reason: str) -> None:
+        if self.recording and name == str(self.recording):
+            self.state.recording_stopped = reason
+            self.capture_sink = None
+        else:
+            self.state.status = f"{name} stopped: {reason}"
+
     def on_tick(self, now: float) -> None:
         if self._link is not None:
             self.state.outage = self._link.sentence(now)

@@ -34,9 +34,15 @@ class SessionSummary:
     outages: int = 0                 # times data stopped for more than SILENT_S (link lost or sensor silent)
     outage_s: float = 0.0            # seconds without data in them, an outage still going at the end included
     reconnect_attempts: int = 0      # failed attempts to reopen the link
+    failed_outputs: list = None      # one-line errors of outputs that stopped (a full disk), if any
+
+    def __post_init__(self) -> None:
+        self.failed_outputs = list(self.failed_outputs or [])
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
+        if not d["failed_outputs"]:
+            del d["failed_outputs"]
         if d["smoothed_agreement"] is None:
             del d["smoothed_agreement"]
         if d["agreement"] is None:
@@ -58,6 +64,8 @@ class SessionSummary:
         if self.outages:
             msg += (f"; no data for {self.outage_s:.1f} s in {self.outages} outage{'s' * (self.outages > 1)}"
                     + (f" ({self.reconnect_attempts} failed reconnect attempts)" if self.reconnect_attempts else ""))
+        for reason in self.failed_outputs:
+            msg += f"; stopped: {reason}"
         if self.agreement is not None:
             what = "the virtual wearable's recording" if self.label == TRUTH else f"label '{self.label}'"
             msg += f"; agreement with {what}: {self.agreement:.1%}"
@@ -82,6 +90,7 @@ class SummarySink(Sink):
         self.outages = self.failed_reconnects = 0
         self.outage_s = 0.0
         self._outage_since: float | None = None     # time.monotonic() when the current outage began
+        self.failed_outputs: list[str] = []
 
     def on_start(self, info: SessionInfo) -> None:
         self.info = info
@@ -102,6 +111,9 @@ class SummarySink(Sink):
             self._outage_since = None
         if status.state == "reconnecting" and status.attempt:
             self.failed_reconnects += 1
+
+    def on_output_failed(self, name: str, reason: str) -> None:
+        self.failed_outputs.append(reason)
 
     def on_window(self, r) -> None:
         self.windows += 1
@@ -141,7 +153,7 @@ class SummarySink(Sink):
                               (st.samples + st.lost_samples) / info.header.rate_hz, self.outages,
                               round(self.outage_s + (time.monotonic() - self._outage_since
                                                      if self._outage_since is not None else 0.0), 3),
-                              self.failed_reconnects)
+                              self.failed_reconnects, self.failed_outputs)
 
 
 class NoticeSink(Sink):
@@ -151,6 +163,9 @@ class NoticeSink(Sink):
         print(f"ecg-activity: warning: {text}", file=sys.stderr, flush=True)
 
     _link = None                            # the last LinkStatus heard
+
+    def on_output_failed(self, name: str, reason: str) -> None:
+        self.on_notice(f"{reason}: {name} stopped; classification and the other outputs go on")
 
     def on_link(self, status) -> None:
         if status.worth_a_line(self._link):
@@ -180,3 +195,4 @@ class ProgressSink(Sink):
 
     on_notice = NoticeSink.on_notice
     on_link = NoticeSink.on_link
+    on_output_failed = NoticeSink.on_output_failed
