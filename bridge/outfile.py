@@ -87,3 +87,41 @@ class AtomicOutput:
         except OSError as e:
             self.tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {self.target} ({e.strerror or e})") from None
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Files that only make sense together (a model, its metadata and its card), none of which exists yet:
+    each written to a private temporary name beside it and synced; only when every one is whole are they
+    linked to their names (never replacing one that appeared meanwhile).  A full disk or a crash leaves
+    none of them, so nothing half-made blocks the next try or loads wrong."""
+    tmps: dict[Path, Path] = {}
+    done: list[Path] = []
+    try:
+        for target, data in files.items():
+            if os.path.lexists(target):
+                raise OutputError(f"{target} already exists; it is never overwritten")
+            check_target(target)
+            tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+            fd = create_private(tmp)
+            tmps[target] = tmp
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for target, tmp in tmps.items():
+            os.link(tmp, target)
+            done.append(target)
+    except FileExistsError as e:
+        for t in done:
+            t.unlink(missing_ok=True)
+        raise OutputError(f"{e.filename2 or e.filename} appeared while writing; nothing was written") from None
+    except OSError as e:
+        for t in done:
+            t.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {next(iter(files))} ({e.strerror or e}); nothing was written") from None
+    finally:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)

@@ -10,7 +10,6 @@ touched.  Runs with the edge extra alone (numpy, scipy, LiteRT).
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 
 from .bridge.capture_decode import iter_capture, label_over, label_track
 from .bridge.errors import EcgActivityError, OutputError, UsageError
+from .bridge.outfile import write_together
 from .edge.calibration import check_amounts, fit_head
 from .edge.model_bundle import ModelBundle, metadata_path
 from .edge.model_meta import ModelMeta
@@ -160,15 +160,15 @@ def calibrate(model: str, captures: list[str], output: str, min_seconds: float |
         "fit_seconds": round(fit_s, 3), "training_accuracy_before": before, "training_accuracy_after": after,
         "held_out_balanced_accuracy": held, "head": head.to_dict(),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(out, "xb") as f:
-            f.write(base.path.read_bytes())
-        meta.write(metadata_path(out))
-        out.with_suffix(".md").write_text(card(meta))
+        out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        model = base.path.read_bytes()
     except OSError as e:
         raise OutputError(f"cannot write {out} ({e.strerror or e})") from None
-    shutil.copymode(base.path, out)
+    # the three files only together (0600: a personal model is health data, and a head others could
+    # write could be tampered with); a full disk leaves none of them
+    write_together({out: model, metadata_path(out): (json.dumps(meta.to_dict(), indent=2) + "\n").encode(),
+                    out.with_suffix(".md"): card(meta).encode()})
     return {"model": str(out), "base": base.path.name, "calibrated": classes,
             "not_calibrated": meta.calibration["not_calibrated"], "seconds_per_class": data.seconds,
             "fit_seconds": round(fit_s, 3), "training_accuracy_before": round(before, 3),

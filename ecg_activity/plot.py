@@ -8,13 +8,21 @@ gaps and flagged windows shaded.  Needs matplotlib (the "plot" extra).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .bridge.capture_decode import iter_capture
 from .bridge.errors import UsageError
+from .bridge.outfile import AtomicOutput
 from .edge.display import display_filter
 from .edge.model_bundle import ModelBundle
 from .edge.pipeline import ActivityPipeline
+
+#: the longest timeline one picture holds, gaps included (9 h at 250 Hz; 64 MB of samples)
+MAX_PLOT_SAMPLES = 8_000_000
+#: what matplotlib can write, by suffix
+FORMATS = (".png", ".svg", ".pdf")
 
 
 def analyse(capture: str, model: str):
@@ -22,11 +30,17 @@ def analyse(capture: str, model: str):
     bundle = ModelBundle.load(model)
     tally, blocks = iter_capture(capture)
     pipe, results, parts, end = None, [], [], 0
+    total = 0
     for b in blocks:
         if pipe is None:
             pipe = ActivityPipeline(bundle, b.rate_hz)
         if b.first_index > end:
             parts.append(np.full(min(b.first_index - end, int(3600 * b.rate_hz)), np.nan))
+            total += parts[-1].size
+        total += b.n
+        if total > MAX_PLOT_SAMPLES:      # checked as it grows: a capture claiming endless gaps stays small here
+            raise UsageError(f"{capture}: more than {MAX_PLOT_SAMPLES} samples with its gaps "
+                             f"({MAX_PLOT_SAMPLES / b.rate_hz / 3600:.1f} h): too long for one picture")
         scale = b.mv_per_count if b.mv_per_count > 0 else 1.0
         parts.append(b.samples[:, 0] * scale)
         end = b.first_index + b.n
@@ -51,7 +65,7 @@ def cleanest_start(x: np.ndarray, rate: float, seconds: float = 10.0) -> int:
     return best
 
 
-def plot(capture: str, model: str, out: str) -> dict:
+def plot(capture: str, model: str, out: str, force: bool = False) -> dict:
     """Draw ``capture`` through ``model`` into ``out``: ECG strip, heart rate, decisions against labels, gaps;
     returns the picture's path and its window and decision counts."""
     try:
@@ -119,7 +133,8 @@ def plot(capture: str, model: str, out: str) -> dict:
     ax[3].set_xlabel("time (s)")
     ax[3].set_ylabel("flagged", rotation=0, ha="right")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    with AtomicOutput(out, force) as tmp:          # private (0600), whole or not at all
+        fig.savefig(tmp, dpi=100, format=Path(out).suffix.lower()[1:])
     plt.close(fig)
     counts = {}
     for r in results:

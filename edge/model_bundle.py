@@ -84,7 +84,8 @@ class ModelBundle:
         """Load and cross-check ``NAME.tflite`` with ``NAME.json``; raises ModelError with one line."""
         path = Path(path)
         if not path.is_file():
-            raise ModelError(f"model file {path} does not exist")
+            raise ModelError(f"model file {path} does not exist" if not path.exists() else
+                             f"model {path} is not a regular file")
         size = path.stat().st_size
         if size > MAX_MODEL_BYTES:
             raise ModelError(f"{path.name} is {size >> 20} MiB; models are at most {MAX_MODEL_BYTES >> 20} MiB")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,10 @@ class ModelMeta:
         """From a metadata file; raises ModelError with one line."""
         path = Path(path)
         try:
-            if path.stat().st_size > MAX_METADATA_BYTES:
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):          # a FIFO would block the reader for ever
+                raise ModelError(f"{path}: metadata is not a regular file")
+            if st.st_size > MAX_METADATA_BYTES:
                 raise ModelError(f"{path}: metadata larger than {MAX_METADATA_BYTES >> 20} MiB")
             d = json.loads(path.read_text())
             return cls.from_dict(d)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bridge.blocks import FLAG_LEAD_OFF, FLAG_SATURATED, SampleBlock
+from ..bridge.errors import UsageError
 from ..bridge.int24 import INT24_MAX, INT24_MIN
 from .repair import bridge_gaps, longest_run, repairable
 from .signal_checks import check_signal, rail_flag, withholds
@@ -61,7 +62,8 @@ class Windower:
     def push(self, block: SampleBlock) -> list[Window]:
         """Windows completed by this block (a big block is taken a hop at a time, so none is skipped)."""
         if block.channels <= self.channel:
-            raise ValueError(f"stream has {block.channels} channel(s); channel {self.channel} was asked for")
+            raise UsageError(f"the stream has {block.channels} channel(s): --channel {self.channel} is not one "
+                             f"(channels count from 0)")
         out: list[Window] = []
         for i in range(0, block.n, self.hop):
             out += self._push(block, i, min(block.n, i + self.hop))

@@ -4,6 +4,8 @@ without TensorFlow (as on a Pi with the edge extra alone)."""
 from __future__ import annotations
 
 import json
+import resource
+import stat
 import subprocess
 import sys
 
@@ -84,6 +86,17 @@ def test_calibration_needs_no_tensorflow(tmp_path):
     assert p.returncode == 0, p.stderr
     b = ModelBundle.load(tmp_path / "me.tflite")
     assert b.head is not None and len(b.head.classes) == 5
+    made = [tmp_path / f"me.{ext}" for ext in ("tflite", "json", "md")]
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in made)      # health data, and tamper-proof
+    # a disk that fills while the three are written leaves none of them (a half .json blocked a re-run)
+    size = (tmp_path / "me.tflite").stat().st_size
+
+    def full_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 1000, size + 1000))
+    p = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "calibrate", *caps, "-o", str(tmp_path / "full.tflite")],
+                       capture_output=True, text=True, timeout=300, preexec_fn=full_disk)
+    assert p.returncode == 1 and "nothing was written" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert not [f.name for f in tmp_path.iterdir() if f.name.startswith(("full", ".full"))]
 
 
 def test_guided_calibration_with_fake_key_presses(tmp_path):

@@ -354,6 +354,12 @@ BAD_ARGS = [
     ["demo", "--duration", "0"], ["train", "--window", "nan"], ["train", "--epochs", "0"], ["bench"],
     ["export", "x.ecgcap", "-o", "y.csv", "--format", "wav"], ["run", "--source", "sim:frame", "--out", "ftp://x"],
     ["record", "--source", "sim:polar", "--noise-every", "5"], ["info"], ["nonsense"],
+    ["run", "--source", "sim:frame", "--speed", "max", "--duration", "30", "--no-display", "--channel", "3"],
+    ["run", "--source", "sim:frame", "--out", "mqtt://h/ecg/pi+7"], ["run", "--source", "sim:frame", "--out",
+                                                                   "mqtt://h/ecg/pi7?max=-5"],
+    ["run", "--source", "sim:frame", "--out", "mqtt://h/ecg/pi7?status=nan"],
+    ["run", "--source", "sim:frame", "--out", "mqtt://h/x/+"], ["run", "--source", "sim:frame", "--out", "mqtt://h/ecg/.."],
+    ["collect", "mqtt://h/ecg", "--out", "x"],
 ]
 
 
@@ -616,3 +622,34 @@ def test_attys_with_every_fault_replays_with_the_live_timing(tmp_path):
     for k in ("lost_samples", "samples", "gaps"):
         assert info[k] == live[k], k
     assert info["duration_s"] == pytest.approx((live["samples"] + live["lost_samples"]) / 250, abs=1e-6)
+
+
+def test_what_the_project_writes_is_private_whole_and_never_through_a_link(tmp_path):
+    """A picture (0600, refused for a format matplotlib would choke on), the spool's state (its temporary
+    file never followed through a symlink), a model whose metadata is a FIFO (refused, not a hang) and a
+    capture whose label holds terminal escapes (shown escaped by info)."""
+    from ecg_activity.fleet.spool import Spool
+
+    cap = _capture(tmp_path, seconds=40)
+    code, out, err, _, _ = run_bounded("plot", str(cap), "-o", str(tmp_path / "p.png"))
+    assert code == 0, err
+    assert stat.S_IMODE((tmp_path / "p.png").stat().st_mode) == 0o600
+    code, _, err, _, _ = run_bounded("plot", str(cap), "-o", str(tmp_path / "out.evil"))
+    one_line_error(code, err, 2)
+    sp = tmp_path / "spool"
+    sp.mkdir(mode=0o700)
+    (sp / "state.tmp").symlink_to(tmp_path / "victim")
+    s = Spool(sp)
+    s.add(lambda seq: "x")
+    s.close()
+    assert not (tmp_path / "victim").exists() and stat.S_IMODE((sp / "state.json").stat().st_mode) == 0o600
+    model = tmp_path / "m.tflite"
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    os.mkfifo(tmp_path / "m.json")
+    code, _, err, _, _ = run_bounded("replay", str(cap), "--model", str(model))
+    one_line_error(code, err, 1)
+    assert "not a regular file" in err
+    evil = tmp_path / "evil.ecgcap"
+    write_capture(evil, seconds=5, label="\x1b[31mred\u202e")
+    code, out, err, _, _ = run_bounded("info", str(evil))
+    assert code == 0 and "\x1b" not in out and "\u202e" not in out and "\\x1b[31mred\\u202e" in out, out

@@ -23,7 +23,7 @@ from .options import Parser
 Fail = EcgActivityError
 
 #: every command's module (here, or any importable module), in the order ``--help`` lists them
-#: (``import_``: ``import`` is a keyword)
+#: (``import_``: ``import`` is a keyword; ``install_service`` is ``install-service``)
 COMMANDS = ("devices", "record", "simulate", "info", "import_", "export", "run", "demo", "calibrate", "plot",
             "replay", "collect", "train", "quantize", "bench", "install_service")
 

@@ -13,6 +13,7 @@ def cmd(a: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from ..bridge.capture_decode import iter_capture
+    from ..bridge.printable import printable
 
     tally, blocks = iter_capture(a.capture)
     for _ in blocks:
@@ -32,7 +33,7 @@ def cmd(a: argparse.Namespace) -> int:
     else:
         info.pop("start_time")
         for k, v in info.items():
-            print(f"{k:>17}: {v}")
+            print(f"{k:>17}: {printable(v)}")      # header text is the writer's: no terminal escapes
     return report_damage(tally.error)
 
 

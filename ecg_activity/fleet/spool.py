@@ -102,8 +102,14 @@ class Spool:
                 return
             floor = self.pending[0][0] if self.pending else self.next_seq
             state = {"session": self.session, "next": self.next_seq, "floor": floor, "dropped": self.dropped}
-            tmp = self.state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
+            # a private temporary file of our own (exclusive, never through a symlink), then renamed
+            tmp = self.state_path.with_name(f".state.{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            fd = create_private(tmp)
+            try:
+                write_fully(fd, json.dumps(state).encode())
+            finally:
+                os.close(fd)
             os.replace(tmp, self.state_path)
             if not self.pending:
                 os.ftruncate(self._fd, 0)

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ..bridge.printable import printable
 from ..edge.display import DisplayState, render
 from . import SessionInfo, Sink
 
@@ -35,8 +36,9 @@ class DisplaySink(Sink):
         from rich.live import Live
 
         self._replay = info.kind == "replay"
-        self.state = DisplayState(labels=info.labels, source=info.title, model=info.model, backend=info.backend,
-                                  recording=self.recording, label=info.header.label,
+        label = printable(info.header.label) if info.header.label else info.header.label
+        self.state = DisplayState(labels=info.labels, source=printable(info.title), model=info.model,
+                                  backend=info.backend, recording=self.recording, label=label,
                                   trace_rate_hz=info.header.rate_hz, stats=info.stats, window_s=info.window_s,
                                   keys=self.keys, trace_unit="mV" if info.header.mv_per_count > 0 else "counts")
         self._trace_n = int(TRACE_S * info.header.rate_hz)
@@ -66,7 +68,7 @@ class DisplaySink(Sink):
         elif event.kind == "heart_rate":
             s.contact = event.detail.get("contact")
         if event.kind == "label":
-            s.label = event.detail.get("label")
+            s.label = printable(event.detail.get("label"))
         elif event.kind == "marker":
             s.markers += 1
         elif event.kind in ("pause", "resume"):

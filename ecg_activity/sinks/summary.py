@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from ..bridge.printable import printable
 from . import SessionInfo, Sink
 
 
@@ -67,7 +68,7 @@ class SessionSummary:
         for reason in self.failed_outputs:
             msg += f"; stopped: {reason}"
         if self.agreement is not None:
-            what = "the virtual wearable's recording" if self.label == TRUTH else f"label '{self.label}'"
+            what = "the virtual wearable's recording" if self.label == TRUTH else f"label '{printable(self.label)}'"
             msg += f"; agreement with {what}: {self.agreement:.1%}"
             if self.smoothed_agreement is not None:
                 msg += f" (smoothed {self.smoothed_agreement:.1%})"
