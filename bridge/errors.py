@@ -32,3 +32,8 @@ class OutputError(EcgActivityError):
 
 class NoDataError(EcgActivityError):
     """A finite session decoded no sample at all: wrong protocol, wrong port or a silent device."""
+
+
+class RefusedError(EcgActivityError):
+    """A service refused our credentials (an MQTT broker): nothing will work until they are fixed, so the
+    session ends, unlike an output that merely failed (a full disk stops only that output)."""

@@ -246,7 +246,12 @@ def import_recording(path: str, out: str, fmt: str | None = None, rate_hz: float
     rec = read_any(path, fmt, rate_hz, mv_per_count, channel)
     if Path(out).exists():
         raise OutputError(f"{out} already exists; captures are never overwritten")
-    n = write_capture(rec, out, label, path, known_labels)
+    try:
+        n = write_capture(rec, out, label, path, known_labels)
+    except BaseException:
+        # a derived file: half of one (a full disk, Ctrl-C) is removed, the recording is still there
+        Path(out).unlink(missing_ok=True)
+        raise
     return {"capture": out, "samples": n, "rate_hz": rec.rate_hz, "mv_per_count": rec.mv_per_count,
             "duration_s": round(n / rec.rate_hz, 3), "labels": len([1 for _ in rec.labels]),
             **({"rate_note": rec.note} if rec.note else {})}

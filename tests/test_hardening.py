@@ -653,3 +653,29 @@ def test_what_the_project_writes_is_private_whole_and_never_through_a_link(tmp_p
     write_capture(evil, seconds=5, label="\x1b[31mred\u202e")
     code, out, err, _, _ = run_bounded("info", str(evil))
     assert code == 0 and "\x1b" not in out and "\u202e" not in out and "\\x1b[31mred\\u202e" in out, out
+
+
+def test_a_full_disk_never_leaves_a_half_file_or_ends_more_than_its_output(tmp_path):
+    """``import`` removes its half capture, JSON lines are never torn, ``simulate --fault-log`` leaves no
+    empty log, and a fleet spool that cannot be written stops the fleet output only: the decisions go on."""
+    t = np.arange(250 * 120) / 250
+    csv = tmp_path / "long.csv"
+    csv.write_text("\n".join(f"{a:.3f},{np.sin(a):.4f}" for a in t) + "\n")
+    code, _, err, _, _ = run_bounded("import", str(csv), "-o", str(tmp_path / "i.ecgcap"),
+                                     preexec=_limit_file_size(20_000))
+    one_line_error(code, err, 1)
+    assert not (tmp_path / "i.ecgcap").exists()
+    log = tmp_path / "d.jsonl"
+    code, _, err, _, _ = run_bounded("run", "--source", "sim:frame", "--speed", "20", "--duration", "8",
+                                     "--no-display", "--jsonl", str(log), preexec=_limit_file_size(3_000))
+    one_line_error(code, err, 1)
+    text = log.read_text()
+    assert text and text.endswith("\n") and all(json.loads(x) for x in text.splitlines())
+    code, _, err, _, _ = run_bounded("simulate", "--speed", "max", "--duration", "1", "--fault-log",
+                                     str(tmp_path / "f.json"), preexec=_limit_file_size(0))
+    assert code == 1 and "no fault log kept" in err and not (tmp_path / "f.json").exists(), err
+    code, out, err, _, _ = run_bounded("run", "--source", "sim:frame", "--speed", "20", "--duration", "8",
+                                       "--no-display", "--out", f"mqtt://127.0.0.1:1/ecg/pi7?spool={tmp_path / 'sp'}",
+                                       preexec=_limit_file_size(20_000))
+    assert code == 1 and "cannot write the MQTT spool" in err.strip().splitlines()[-1], err
+    assert len(out.splitlines()) >= 60 and "Traceback" not in err         # 160 s of signal, all decided

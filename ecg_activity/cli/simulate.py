@@ -14,7 +14,7 @@ def cmd(a: argparse.Namespace) -> int:
     """A virtual wearable on a pseudo-terminal playing a real recording with the asked faults; it prints the
     pty path for a reader to open."""
     from ..bridge.capture import create_private, write_fully
-    from ..bridge.errors import SourceError, UsageError
+    from ..bridge.errors import OutputError, SourceError, UsageError
     from ..bridge.protocols import get_protocol
     from ..bridge.simulator import PtyWearable
     from ..bridge.sources import MAX_SIM_SPEED, load_recording
@@ -44,6 +44,9 @@ def cmd(a: argparse.Namespace) -> int:
         if log_fd is not None:
             try:
                 write_fully(log_fd, json.dumps(sim.log.as_dict()).encode())
+            except OSError as e:                 # an empty or half log would look like "no faults"
+                os.unlink(a.fault_log)
+                raise OutputError(f"cannot write {a.fault_log} ({e.strerror or e}); no fault log kept") from None
             finally:
                 os.close(log_fd)
     return 0

@@ -104,13 +104,18 @@ class Spool:
             state = {"session": self.session, "next": self.next_seq, "floor": floor, "dropped": self.dropped}
             # a private temporary file of our own (exclusive, never through a symlink), then renamed
             tmp = self.state_path.with_name(f".state.{os.getpid()}.tmp")
-            tmp.unlink(missing_ok=True)
-            fd = create_private(tmp)
             try:
-                write_fully(fd, json.dumps(state).encode())
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.state_path)
+                tmp.unlink(missing_ok=True)
+                fd = create_private(tmp)
+                try:
+                    write_fully(fd, json.dumps(state).encode())
+                finally:
+                    os.close(fd)
+                os.replace(tmp, self.state_path)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                raise OutputError(f"cannot write the MQTT spool's state {self.state_path} ({e.strerror or e})") \
+                    from None
             if not self.pending:
                 os.ftruncate(self._fd, 0)
             self._dirty = False

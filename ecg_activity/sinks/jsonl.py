@@ -62,8 +62,13 @@ class JsonlSink(Sink):
             sys.stdout.flush()
             return
         try:
+            end = os.fstat(self._fd).st_size
             write_fully(self._fd, line.encode())
         except OSError as e:
+            try:
+                os.ftruncate(self._fd, end)           # a line is whole or not there: no torn last line
+            except (OSError, UnboundLocalError):
+                pass
             raise OutputError(f"cannot write {self.path} ({e.strerror or e})") from None
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..bridge.errors import OutputError, UsageError
+from ..bridge.errors import OutputError, RefusedError, UsageError
 from ..fleet import MqttUrl, connect_options, refusal
 from ..fleet.spool import Spool
 from . import SessionInfo, Sink
@@ -46,6 +46,8 @@ def default_spool(device: str) -> Path:
 class MqttSink(Sink):
     """``mqtt://HOST/PREFIX/DEVICE``: each decision published (QoS 1) with session and sequence number, and a
     retained status; spooled on disk until the broker acknowledges it (bounded, drops counted)."""
+
+    fail_alone = True                 # a spool that cannot be written (a full disk) stops the fleet output only
 
     def __init__(self, url: MqttUrl, spool_dir: str | os.PathLike | None = None, max_messages: int = 100_000,
                  status_every_s: float = 10.0, client_id: str | None = None) -> None:
@@ -139,7 +141,7 @@ class MqttSink(Sink):
 
     def on_tick(self, now: float) -> None:
         if self.refused:
-            raise OutputError(f"MQTT broker {self.url.where} refused {self.url.device}: {self.refused} "
+            raise RefusedError(f"MQTT broker {self.url.where} refused {self.url.device}: {self.refused} "
                               f"(credentials: {self._creds_hint()})")
         if not self.connected.is_set() and not self._warned and now - self._started > UNREACHABLE_S:
             self._warned = True
