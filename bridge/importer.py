@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from .blocks import LinkEvent, Packet
-from .capture import CaptureHeader, CaptureWriter
+from .capture import START_TIME_RANGE, CaptureHeader, CaptureWriter
 from .errors import OutputError, SourceError
 from .int24 import INT24_MAX, INT24_MIN
 from .protocol_frame import encode_stream
-from .recording_files import MAX_SAMPLES, read_text
+from .recording_files import MAX_SAMPLES, read_bytes
 
 FORMATS = ("csv", "edf", "bdf", "wfdb")
 CSV_MV_PER_COUNT = 0.001            # 1 µV: finer than any ECG front end
@@ -91,40 +91,51 @@ def _to_counts(mv: np.ndarray, mv_per_count: float, what: str) -> np.ndarray:
 
 def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, column: int | None) -> Imported:
     """One column of values (``--rate`` needed), or time,value (rate from the times); a header line and
-    ``#`` comments are skipped.  Values are millivolts."""
-    rows = []
-    for line in read_text(path).splitlines():
+    ``#`` comments are skipped.  Values are millivolts.  Bounded whatever the file: at most 64 MiB of text
+    (a gzip is never decompressed further), its lines counted before anything is parsed, and numpy's
+    parser (no Python object per value): under 300 MB at the limit."""
+    import io
+    import warnings
+
+    raw = read_bytes(path)
+    if raw.count(b"\n") > MAX_SAMPLES + 1000:
+        raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+    if b";" in raw:
+        raw = raw.replace(b";", b",")
+    skip = 0                                                  # lines before the first row of numbers
+    for skip, line in enumerate(raw[:65536].splitlines()):
         line = line.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith(b"#"):
             continue
-        parts = [v.strip() for v in line.replace(";", ",").split(",")]
         try:
-            rows.append([float(v) for v in parts])
+            [float(v) for v in line.split(b",")]
         except ValueError:
-            if rows:
-                raise SourceError(f"{path}: line {line[:40]!r} is not numbers") from None
-            continue                                          # the header line
-    if len(rows) < 2 or len({len(r) for r in rows}) != 1:
+            skip += 1                                         # the header line
+        break
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")                   # "input contained no data": said below
+            a = np.loadtxt(io.BytesIO(raw), delimiter=",", comments="#", skiprows=skip, ndmin=2, dtype=np.float64)
+    except ValueError as e:
+        raise SourceError(f"{path}: {str(e).splitlines()[0]} (rows must be numbers, all with the same columns)") \
+            from None
+    del raw
+    if a.shape[0] < 2:
         raise SourceError(f"{path}: needs at least two rows of the same number of columns")
-    a = np.array(rows)
     if a.shape[0] > MAX_SAMPLES:
         raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+    mv = mv_per_count or CSV_MV_PER_COUNT
     if a.shape[1] == 1:
         if not rate_hz:
             raise SourceError(f"{path}: one column of values: give its sampling rate (--rate HZ)")
-        values = a[:, 0]
-    else:
-        col = column if column is not None else a.shape[1] - 1
-        if not 1 <= col < a.shape[1]:
-            raise SourceError(f"{path}: no value column {col} (the first column is time)")
-        note = ""
-        if not rate_hz:
-            rate_hz, note = rate_from_times(a[:, 0], path)
-        values = a[:, col]
-        mv = mv_per_count or CSV_MV_PER_COUNT
-        return Imported(_to_counts(values, mv, path), float(rate_hz), mv, os.path.getmtime(path), note=note)
-    mv = mv_per_count or CSV_MV_PER_COUNT
-    return Imported(_to_counts(values, mv, path), float(rate_hz), mv, os.path.getmtime(path))
+        return Imported(_to_counts(a[:, 0], mv, path), float(rate_hz), mv, os.path.getmtime(path))
+    col = column if column is not None else a.shape[1] - 1
+    if not 1 <= col < a.shape[1]:
+        raise SourceError(f"{path}: no value column {col} (the first column is time)")
+    note = ""
+    if not rate_hz:
+        rate_hz, note = rate_from_times(a[:, 0], path)
+    return Imported(_to_counts(a[:, col], mv, path), float(rate_hz), mv, os.path.getmtime(path), note=note)
 
 
 def read_edf(path: str, channel: int | None) -> Imported:
@@ -157,6 +168,7 @@ def read_edf(path: str, channel: int | None) -> Imported:
     offset = pmin - gain * dmin                      # physical = gain * digital + offset
     counts = digital + int(round(offset / gain)) if gain else digital
     labels = [(float(t), str(x)) for t, x in zip(onsets, texts)]
+    _checked_scale(counts, abs(gain) * to_mv, float(rate), path)
     return Imported(counts.astype(np.int32), float(rate), abs(gain) * to_mv, start, labels,
                     device=f"{Path(path).name} signal {names[ch]}")
 
@@ -171,7 +183,8 @@ def read_wfdb(path: str, channel: int | None) -> Imported:
     rec_path = str(Path(path).with_suffix(""))
     try:
         header = wfdb.rdheader(rec_path)
-        if header.sig_len and header.sig_len > MAX_SAMPLES:
+        length = header.sig_len or _wfdb_length_from_files(header, Path(rec_path).parent)
+        if length > MAX_SAMPLES:
             raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
         r = wfdb.rdrecord(rec_path, physical=False)
     except SourceError:
@@ -187,8 +200,42 @@ def read_wfdb(path: str, channel: int | None) -> Imported:
     unit = (r.units[ch] or "mV").lower()
     to_mv = {"uv": 1e-3, "v": 1e3}.get(unit, 1.0)
     start = r.base_datetime.timestamp() if r.base_datetime else os.path.getmtime(rec_path + ".hea")
-    return Imported(adc.astype(np.int32), float(r.fs), to_mv / float(r.adc_gain[ch]), start,
+    gain = float(r.adc_gain[ch])
+    _checked_scale(adc, to_mv / gain if gain else math.inf, float(r.fs), path)
+    return Imported(adc.astype(np.int32), float(r.fs), to_mv / gain, start,
                     device=f"{Path(rec_path).name} signal {r.sig_name[ch]}")
+
+
+#: bytes per sample of WFDB's signal formats (the fewest, so a length estimate is never too small)
+WFDB_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3,
+              "311": 4 / 3}
+
+
+def _wfdb_length_from_files(header, folder: Path) -> int:
+    """A header that states no length lets the signal file's size decide it: estimated from that size
+    before anything is read (a sparse 200 MB file would otherwise be read whole)."""
+    longest = 0
+    for name in set(header.file_name or []):
+        fmts = [f for f, n in zip(header.fmt, header.file_name) if n == name]
+        per_frame = sum(WFDB_BYTES.get(str(f), 1) for f in fmts) or 1
+        try:
+            size = (folder / name).stat().st_size
+        except OSError:
+            continue
+        longest = max(longest, int(size / per_frame))
+    return longest
+
+
+def _checked_scale(counts: np.ndarray, mv_per_count: float, rate_hz: float, path: str) -> None:
+    """What a file claims about its numbers, checked before a capture is made of them: a scale that can
+    hold an ECG, a rate a sensor could have, counts within 24 bits."""
+    if not math.isfinite(mv_per_count) or not 0 < mv_per_count <= 100.0:
+        raise SourceError(f"{path}: one count would be {mv_per_count:g} mV: not a scale an ECG is recorded at "
+                          "(check its physical range or gain)")
+    if not math.isfinite(rate_hz) or not 1.0 <= rate_hz <= 100_000:
+        raise SourceError(f"{path}: a rate of {rate_hz:g} Hz is not plausible")
+    if counts.size and (counts.max() > INT24_MAX or counts.min() < INT24_MIN):
+        raise SourceError(f"{path}: values beyond 24 bits (a baseline or offset far off the signal?)")
 
 
 def read_any(path: str, fmt: str | None = None, rate_hz: float | None = None, mv_per_count: float | None = None,
@@ -211,15 +258,16 @@ def write_capture(rec: Imported, out: str, label: str | None = None, source: str
     clock; annotations naming a known class (or "activity X") become label events at their time."""
     if rec.counts.size == 0:
         raise SourceError(f"{source}: no samples")
-    if not (0 < rec.rate_hz <= 100_000):
-        raise SourceError(f"{source}: rate {rec.rate_hz:g} Hz is not plausible")
+    _checked_scale(rec.counts, rec.mv_per_count, rec.rate_hz, source)
     header = CaptureHeader(protocol="frame", rate_hz=rec.rate_hz, channels=1, mv_per_count=rec.mv_per_count,
                            device=rec.device, label=label, start_time=rec.start_time if math.isfinite(rec.start_time)
                            else 0.0, source=f"import:{source}", extra={"imported_from": Path(source).name})
+    if not START_TIME_RANGE[0] <= header.start_time <= START_TIME_RANGE[1]:     # a file's odd clock: its mtime
+        header.start_time = os.path.getmtime(source) if os.path.exists(source) else 1.7e9
     try:
         header.validate()
-    except ValueError:
-        header.start_time = os.path.getmtime(source) if os.path.exists(source) else 1.7e9
+    except ValueError as e:
+        raise SourceError(f"{source}: {e}") from None
     events = []
     for t, text in rec.labels:
         name = text.strip().lower().removeprefix("activity ").strip()

@@ -26,8 +26,9 @@ MAX_TEXT_BYTES = 64 << 20
 MAX_SAMPLES = 18_000_000
 
 
-def read_text(path: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str:
-    """The text of a (possibly gzip-compressed) file, refusing more than ``max_bytes`` of it."""
+def read_bytes(path: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a (possibly gzip-compressed) file, refusing more than ``max_bytes`` of them (a small gzip
+    can hold gigabytes: it is never decompressed past the limit)."""
     path = Path(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
@@ -39,8 +40,13 @@ def read_text(path: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str:
         raise SourceError(f"cannot read recording {str(path)!r}: {e or type(e).__name__}") from None
     if len(raw) > max_bytes:
         raise SourceError(f"recording {str(path)!r} holds more than {max_bytes >> 20} MiB of text: refusing it")
+    return raw
+
+
+def read_text(path: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """The text of a (possibly gzip-compressed) file, refusing more than ``max_bytes`` of it."""
     try:
-        return raw.decode("utf-8")
+        return read_bytes(path, max_bytes).decode("utf-8")
     except UnicodeDecodeError:
         raise SourceError(f"recording {str(path)!r} is not text") from None
 

@@ -679,3 +679,25 @@ def test_a_full_disk_never_leaves_a_half_file_or_ends_more_than_its_output(tmp_p
                                        preexec=_limit_file_size(20_000))
     assert code == 1 and "cannot write the MQTT spool" in err.strip().splitlines()[-1], err
     assert len(out.splitlines()) >= 60 and "Traceback" not in err         # 160 s of signal, all decided
+
+
+def test_hostile_imports_and_plots_are_refused_early_in_one_line(tmp_path):
+    """The benchmark's hostile files (``python -m ecg_activity.benchmarks.hostile``): a 63 KB gzip of 31 M
+    lines, a WFDB header without a length beside a sparse 200 MB signal, absurd gains and baselines, a
+    capture claiming endless gaps: each refused in one line, under the memory bound, nothing written."""
+    from ecg_activity.benchmarks.hostile import cases
+
+    for what, args in cases(tmp_path):
+        target = tmp_path / ("out.png" if args[0] == "plot" else "out.ecgcap")
+        code, _, err, rss, secs = run_bounded(*args, "-o", str(target))
+        one_line_error(code, err)
+        assert rss < MAX_RSS_MB and not target.exists(), (what, rss, err)
+    code, _, err, _, _ = run_bounded("import", str(_csv_of(tmp_path)), "-o", str(tmp_path / "r.ecgcap"),
+                                     "--rate", "1e-9")
+    one_line_error(code, err, 1)
+
+
+def _csv_of(tmp_path):
+    p = tmp_path / "v.csv"
+    p.write_text("1\n2\n3\n")
+    return p
