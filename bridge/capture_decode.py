@@ -37,10 +37,11 @@ class CaptureTally:
     total_samples: int = 0            # the time axis, lost samples included
     channels: int = 0
     error: CaptureError | None = None
+    rate_hz: float = 0.0              # the stream's rate as its decoder last said it (a Polar's learnt one)
 
     @property
     def duration_s(self) -> float:
-        return self.total_samples / self.header.rate_hz
+        return self.total_samples / (self.rate_hz or self.header.rate_hz)
 
 
 def iter_capture(path: str) -> tuple[CaptureTally, Iterator[SampleBlock]]:
@@ -71,6 +72,7 @@ def _blocks(reader: CaptureReader, tally: CaptureTally) -> Iterator[SampleBlock]
         for item in stream_blocks(feed, dec):
             if isinstance(item, SampleBlock):
                 tally.total_samples = item.first_index + item.n
+                tally.rate_hz = item.rate_hz
                 tally.channels = max(tally.channels, item.channels)
                 yield item
             else:                   # reads around an event are never joined: it sits where it happened

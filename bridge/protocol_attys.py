@@ -85,6 +85,13 @@ def _decode_rows(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out.reshape(-1, 21)[:, :RAW_BYTES], valid
 
 
+#: consecutive lines whose counters can be damaged and still be recognised as such (not as a gap)
+DAMAGED_RUN = 3
+#: at the stream's end nothing can confirm a jump: one further than this (64 ms) is taken as a damaged
+#: counter (one line lost) rather than as that many lost samples
+LAST_LINE_SKIP = 16
+
+
 class AttysDecoder(Decoder):
     """Attys base64 lines (two 24-bit channels, 8-bit sample counter, no checksum) to sample blocks.  A row
     is held until the next line's counter confirms it, so a line damaged in flight is counted and dropped
@@ -167,16 +174,36 @@ class AttysDecoder(Decoder):
             self.stats.resyncs += nbad
         return self._blocks(rows, t_host)
 
-    def _lone_bad_counters(self, counter: np.ndarray) -> np.ndarray:
-        """Rows whose counter alone is wrong: it breaks the sequence, but the next row continues it
-        as if that row had counted right.  One damaged character (still valid base64) must not
-        invent 255 lost samples and shift everything after by a second."""
-        expected = np.concatenate(([counter[0] if self._next_counter is None else self._next_counter],
-                                   (counter[:-1] + 1) & 0xFF))
-        off = counter != expected
-        lone = np.zeros(counter.size, dtype=bool)
-        lone[:-1] = off[:-1] & (counter[1:] == ((expected[:-1] + 1) & 0xFF))
-        return lone
+    def _damaged(self, counter: np.ndarray) -> tuple[np.ndarray, int]:
+        """(rows whose counters alone are damaged, rows from which to wait for the next feed).
+
+        A row that breaks the sequence is a damaged counter when, within ``DAMAGED_RUN`` rows, a row
+        continues the sequence as if nothing had been lost; then it and any damaged neighbours are dropped
+        (their samples counted lost at their true place, not 255 phantom ones).  A break with no
+        continuation in reach is a real gap, unless the rows end first: those few rows wait for the next
+        feed to decide, so one line per read (live) and 64 KiB reads (replay) decode the same."""
+        n = counter.size
+        damaged = np.zeros(n, dtype=bool)
+        expected = int(counter[0] if self._next_counter is None else self._next_counter)
+        i = 0
+        while i < n:
+            chain = (expected + np.arange(n - i)) & 0xFF
+            off = np.flatnonzero(counter[i:] != chain)
+            if off.size == 0:
+                return damaged, n
+            i += int(off[0])
+            expected = int(chain[off[0]])
+            reach = range(i + 1, min(n, i + 1 + DAMAGED_RUN))
+            found = next((j for j in reach if counter[j] == (expected + j - i) & 0xFF), None)
+            if found is not None:
+                damaged[i:found] = True
+                expected = (expected + found - i) & 0xFF
+                i = found
+            elif n - i <= DAMAGED_RUN and not self._flushing:
+                return damaged, i              # too close to the end to tell: decided with the next rows
+            else:
+                expected = int(counter[i])      # a real gap: the sequence goes on from here
+        return damaged, n
 
     def flush(self) -> list[SampleBlock]:
         if self._held is None:
@@ -195,19 +222,20 @@ class AttysDecoder(Decoder):
         if rows.shape[0] == 0:
             return []
         counter = rows[:, 7].astype(np.int64)
-        if not self._flushing and (self._next_counter is not None or counter.size > 1):
-            last_expected = self._next_counter if counter.size == 1 else (int(counter[-2]) + 1) & 0xFF
-            if counter[-1] != last_expected:
-                # the last row breaks the sequence: a real gap or a damaged counter; the next row tells
-                self._held, rows, counter = rows[-1:].copy(), rows[:-1], counter[:-1]
-                if rows.shape[0] == 0:
-                    return []
-            lone = self._lone_bad_counters(counter)
-            if lone.any():
-                bad = int(lone.sum())
-                self.stats.malformed += bad
-                self.stats.skipped_bytes += bad * (LINE_CHARS + 2)
-                rows, counter = rows[~lone], counter[~lone]
+        damaged, keep = self._damaged(counter)
+        if keep < rows.shape[0]:
+            self._held = rows[keep:].copy()
+            rows, counter, damaged = rows[:keep], counter[:keep], damaged[:keep]
+        if (self._flushing and self._next_counter is not None and counter.size
+                and (counter[0] - self._next_counter) & 0xFF > LAST_LINE_SKIP):
+            damaged[0] = True       # the stream's last lines jump far, with nothing after: a damaged counter
+        if damaged.any():
+            bad = int(damaged.sum())
+            self.stats.malformed += bad
+            self.stats.skipped_bytes += bad * (LINE_CHARS + 2)
+            rows, counter = rows[~damaged], counter[~damaged]
+        if rows.shape[0] == 0:
+            return []
         self.stats.frames += rows.shape[0]
         prev = np.concatenate(([counter[0] if self._next_counter is None else self._next_counter], (counter[:-1] + 1) & 0xFF))
         # explicit modulo-256 arithmetic: how many samples the counter skipped

@@ -55,6 +55,11 @@ def parse_control(data: bytes) -> tuple[int, int] | None:
     return data[1], data[3]
 
 
+#: frames learnt before the blocks carry the unit's own rate, and the drift that moves it again
+LEARNT_FRAMES = 20
+RATE_STEP_HZ = 0.02
+
+
 class PolarDecoder(Decoder):
     """Gaps from the sensor's own timestamps, measured in the sensor's own sample period.
 
@@ -76,6 +81,7 @@ class PolarDecoder(Decoder):
         self._nominal_ns = self._period_ns
         self._acc_ts: int | None = None
         self._acc_rate = 200.0
+        self._learnt = 0                      # frame pairs the period was learnt from
 
     @property
     def device_rate_hz(self) -> float:
@@ -140,9 +146,15 @@ class PolarDecoder(Decoder):
         self._in_resume_feed = True
 
     def _learn_period(self, period_ns: float) -> None:
-        # within +/-5 % of nominal (a sensor's crystal, not a gap), smoothed over ~20 frames
+        # within +/-5 % of nominal (a sensor's crystal, not a gap): a plain mean over the first 20 frames
+        # (the first seconds' gaps are then counted against the unit's own rate), smoothed after that
         lo, hi = 0.95 * self._nominal_ns, 1.05 * self._nominal_ns
-        self._period_ns += 0.05 * (min(max(period_ns, lo), hi) - self._period_ns)
+        self._learnt += 1
+        self._period_ns += max(0.05, 1.0 / self._learnt) * (min(max(period_ns, lo), hi) - self._period_ns)
+        # what the blocks say downstream (windows, heart rate, durations): the learnt rate, once it is
+        # known, moved only when it drifts, so the pipeline is not retuned at every frame
+        if self._learnt >= LEARNT_FRAMES and abs(self.device_rate_hz - self.rate_hz) > RATE_STEP_HZ:
+            self.rate_hz = round(self.device_rate_hz, 3)
 
 
 class PolarProtocol(Protocol):

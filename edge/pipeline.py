@@ -97,10 +97,22 @@ class ActivityPipeline:
         self.flagged = 0
         self.results = 0
 
+    def _follow_rate(self, block: SampleBlock) -> None:
+        """A stream whose decoder learnt the device's own rate (a Polar H10's crystal runs at 128-131 Hz,
+        not 130): windows, resampling and heart rate follow it, the samples held kept."""
+        if block.rate_hz != self.rate_hz:
+            self.bundle.check_stream(block.rate_hz)
+            self.rate_hz = block.rate_hz
+            self.windower.retune(block.rate_hz)
+            self.heart = HeartRateTracker(block.rate_hz)
+            if self.frames is not None and block.rate_hz != self.bundle.cfg.rate_hz:
+                self.frames = None
+
     def push(self, block: SampleBlock) -> list[WindowResult]:
         """Results for the windows this block completes.  Several at once (a replay's big blocks) go
         through the model in one batched invoke; one at a time (live) through the single one: the
         same numbers either way (tested)."""
+        self._follow_rate(block)
         windows = self.windower.push(block)
         if len(windows) < 2:
             return [self.classify(w) for w in windows]
@@ -114,6 +126,7 @@ class ActivityPipeline:
         """Embedding mode: the clean windows this block completes, each with the base model's
         probabilities and its embedding (what a personal head is fitted on); flagged windows are left
         out, and nothing is counted, smoothed or tracked."""
+        self._follow_rate(block)
         return [(w, *self.bundle.embed(self.features(w))) for w in self.windower.push(block) if w.clean]
 
     def features(self, w: Window) -> np.ndarray:

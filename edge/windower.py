@@ -46,6 +46,7 @@ class Windower:
 
     def __init__(self, window_s: float, hop_s: float, rate_hz: float, channel: int = 0) -> None:
         self.rate_hz = rate_hz
+        self.window_s, self.hop_s = window_s, hop_s
         self.size = int(round(window_s * rate_hz))
         self.hop = int(round(hop_s * rate_hz))
         if self.size < 1 or self.hop < 1:
@@ -58,6 +59,12 @@ class Windower:
         self._keep = keep
         self._end = 0                 # stream index one past the newest sample held
         self._next_emit: int | None = None
+
+    def retune(self, rate_hz: float) -> None:
+        """The stream's rate turned out slightly different (learnt from the device's clock): windows and
+        hops in samples follow it; the samples held stay where they are."""
+        size, hop = int(round(self.window_s * rate_hz)), int(round(self.hop_s * rate_hz))
+        self.rate_hz, self.size, self.hop, self._keep = rate_hz, size, hop, size + hop
 
     def push(self, block: SampleBlock) -> list[Window]:
         """Windows completed by this block (a big block is taken a hop at a time, so none is skipped)."""

@@ -115,3 +115,30 @@ def test_attys_damaging_one_line_loses_only_it(values, data):
     assert dec.stats.lost_samples == 1
     # an OK-shaped or blank leftover is protocol, not damage; anything else is counted
     assert dec.stats.malformed == (0 if bytes(line) in (b"", b"OK") else 1)
+
+
+@SETTINGS
+@given(st.lists(int24, min_size=12, max_size=200), st.data())
+def test_attys_damaged_counters_decode_the_same_live_and_replayed(values, data):
+    """Counter characters damaged (one line, two in a row, or the last line), read one line at a time (a
+    live link) or all at once (a replay): the same samples, each damaged line one lost sample at its place,
+    never 255 phantom ones."""
+    raw = attys.encode_lines(np.array(values))
+    lines = raw.split(b"\r\n")[:-1]
+    where = data.draw(st.sampled_from(["one", "two", "last"]))
+    k = len(lines) - 1 if where == "last" else data.draw(st.integers(1, len(lines) - 5))
+    hit = [k] if where != "two" else [k, k + 1]
+    jump = data.draw(st.integers(17, 239))
+    for i in hit:                                    # the same sample, its counter off by a random jump
+        lines[i] = attys.encode_lines(np.array([values[i]]), first_counter=(i + jump) & 0xFF).split(b"\r\n")[0]
+    whole = b"\r\n".join(lines) + b"\r\n"
+    results = []
+    for reads in ([whole], [ln + b"\r\n" for ln in lines]):
+        dec = attys.AttysDecoder()
+        blocks = [b for r in reads for b in dec.feed(r, 0.0)] + dec.flush()
+        got = np.concatenate([b.samples[:, 0] for b in blocks]).tolist()
+        results.append((got, dec.stats.lost_samples, blocks[-1].first_index + blocks[-1].n))
+    assert results[0] == results[1]
+    got, lost, end = results[0]
+    assert got == [v for i, v in enumerate(values) if i not in hit]
+    assert lost == (len(hit) if where != "last" else 0) and end == len(values) - (where == "last")

@@ -532,6 +532,36 @@ def test_polar_gaps_are_counted_in_the_sensors_own_clock(true_rate):
     assert dec.stats.gaps == 1 and dec.stats.lost_samples == 73
     assert abs(dec.device_rate_hz - true_rate) < 0.5
     assert blocks[-1].first_index + blocks[-1].n == 300 * 73
+    assert abs(blocks[-1].rate_hz - true_rate) < 0.05            # downstream sees the unit's own rate
+
+
+def test_a_slow_polar_units_heart_rate_and_duration_are_its_own(demo_recording, shipped_bundle):
+    """An H10 whose crystal runs at 128 Hz: the blocks, windows, heart rate and the duration follow the
+    learnt rate (at the nominal 130 Hz each was 1.5 % off), and a frame lost in the first seconds is
+    counted as the one frame it was."""
+    from scipy.signal import resample_poly
+
+    from ecg_activity.edge.pipeline import ActivityPipeline
+
+    x = np.rint(resample_poly(demo_recording.counts[:250 * 120].astype(float), 64, 125)).astype(np.int32)
+    dec = polar.PolarDecoder()
+    blocks = []
+    for f, k in enumerate(range(0, x.size - 73, 73)):
+        if f != 3:
+            blocks += dec.feed(polar.encode_notification(x[k:k + 73], 10**15 + int((k + 72) * 1e9 / 128.0)), f)
+    assert dec.stats.gaps == 1 and dec.stats.lost_samples == 73
+    pipe = ActivityPipeline(shipped_bundle, dec.rate_hz)
+    hr = [r.hr_bpm for b in blocks for r in pipe.push(b) if r.hr_bpm]
+    ref = ActivityPipeline(shipped_bundle, 250.0)
+    ref_hr = [r.hr_bpm for r in ref.push(_block_of(demo_recording.counts[:250 * 120], 250.0)) if r.hr_bpm]
+    assert abs(np.median(hr) / np.median(ref_hr) - 1) < 0.005, (np.median(hr), np.median(ref_hr))
+    assert abs(blocks[-1].rate_hz - 128.0) < 0.05 and pipe.windower.size == round(20 * blocks[-1].rate_hz)
+
+
+def _block_of(counts, rate):
+    from ecg_activity.bridge.blocks import SampleBlock
+
+    return SampleBlock(np.asarray(counts, np.int32).reshape(-1, 1), rate, 0.001, 1.7e9)
 
 
 def test_small_backward_polar_timestamp_is_jitter_not_a_reboot():

@@ -202,5 +202,6 @@ def test_headless_run_tells_of_a_lost_port_and_its_summary_counts_the_outage(tmp
     assert "link lost (the device disconnected): reconnecting" in err and "Traceback" not in err
     assert "no data for" in err.strip().splitlines()[-1]
     summary = json.loads(summary_path.read_text())
-    assert summary["outages"] == 1 and summary["reconnect_attempts"] >= 2 and summary["outage_s"] > 0
+    # >= 1: on a machine running other tests the freed /dev/pts/N can be reopened as another's device
+    assert summary["outages"] >= 1 and summary["reconnect_attempts"] >= 2 and summary["outage_s"] > 0
     assert summary_path.stat().st_mode & 0o777 == 0o600
