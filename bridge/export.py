@@ -125,6 +125,8 @@ def export_csv(capture: str, out: str | Path) -> ExportResult:
         if not header_written:
             f.write(",".join(["index", "time_s"] + [f"ch{i}_{unit}" for i in range(h.channels)]) + "\n")
         f.write(f"# lost_samples={tally.stats.lost_samples}\n")
+        for at, text in session_events(tally):       # labels, markers, pauses: where they happened
+            f.write(f"# event index={at} time_s={at / h.rate_hz:.6f} {text}\n")
         f.flush()
         os.fsync(f.fileno())
     return ExportResult(n, "csv", tally.error)
@@ -154,7 +156,11 @@ def _survey(capture: str):
 def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult:
     """EDF+ (16-bit, scaled to the signal's range) or BDF+ (24-bit: the counts exactly), gaps zero-filled
     and each one annotated, so no reader mistakes them for signal."""
-    import pyedflib
+    try:
+        import pyedflib
+    except ModuleNotFoundError:
+        raise OutputError("EDF/BDF export needs pyedflib: pip install 'ecg-activity[export]' "
+                          "(or export CSV: -o FILE.csv)") from None
 
     tally, lo, hi, gaps = _survey(capture)
     h = tally.header
@@ -163,14 +169,20 @@ def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult
     n_ch = lo.size
     scale = h.mv_per_count if h.mv_per_count > 0 else 1.0
     unit = "mV" if h.mv_per_count > 0 else "count"
-    dmin, dmax = (-8388608, 8388607) if bdf else (-32768, 32767)
     writer = pyedflib.EdfWriter(str(out), n_ch, file_type=pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS)
     try:
         headers = []
         for i in range(n_ch):
-            if bdf:      # digital = counts exactly: the physical range is the 24-bit range times the scale
-                pmin, pmax = _bounds_exact(dmin * scale, dmax * scale)
+            if bdf:
+                # digital = the counts exactly, over the signal's own range (zero-filled gaps included):
+                # physical limits of a few mV fit EDF's 8 characters to 1e-4 or better, where the whole
+                # 24-bit range (±67584 mV) rounded them to whole millivolts and shifted every value ½ LSB
+                dmin, dmax = min(int(lo[i]), 0), max(int(hi[i]), 0)
+                if dmax == dmin:
+                    dmax += 1
+                pmin, pmax = _nearest8(dmin * scale), _nearest8(dmax * scale)
             else:
+                dmin, dmax = -32768, 32767
                 pmin, pmax = _edf_bounds(float(lo[i]) * scale, float(hi[i]) * scale)
             headers.append({"label": f"ECG{i}", "dimension": unit, "sample_frequency": h.rate_hz,
                             "physical_min": pmin, "physical_max": pmax, "digital_min": dmin,
@@ -180,8 +192,12 @@ def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult
                                                                                             microsecond=0))
         if h.label:
             writer.writeAnnotation(0, -1, f"activity {h.label}")
+        paused = _paused_spans(tally)
         for a, n in gaps:
-            writer.writeAnnotation(a / h.rate_hz, n / h.rate_hz, f"gap {n} samples lost")
+            what = "paused, not recorded" if any(p0 <= a <= p1 for p0, p1 in paused) else "samples lost"
+            writer.writeAnnotation(a / h.rate_hz, n / h.rate_hz, f"gap {n} {what}")
+        for at, text in session_events(tally):
+            writer.writeAnnotation(at / h.rate_hz, -1, text)
         total = _write_streamed(writer, capture, n_ch, scale, bdf, headers)
     finally:
         writer.close()
@@ -237,12 +253,42 @@ def _verify(path, total: int, n_ch: int) -> None:
         raise OutputError("the written file does not hold every sample (disk full?)")
 
 
-def _bounds_exact(lo: float, hi: float) -> tuple[float, float]:
-    """EDF's 8-character physical fields; exact when they fit, else rounded outwards."""
-    for v in (lo, hi):
-        if len(f"{v:g}") > 8:
-            return _edf_bounds(lo, hi)
-    return float(f"{lo:g}"), float(f"{hi:g}")
+def _nearest8(v: float) -> float:
+    """The number nearest ``v`` that EDF's 8-character physical fields can hold."""
+    for decimals in range(7, -1, -1):
+        text = f"{v:.{decimals}f}"
+        if len(text) <= 8:
+            return float(text)
+    raise OutputError("signal range too large for EDF")
+
+
+def _paused_spans(tally) -> list[tuple[int, int]]:
+    """Stream positions where the recording was paused (pause ... resume): a gap there is not loss."""
+    spans, start = [], None
+    for ev, at in zip(tally.events, tally.event_index):
+        if ev.kind == "pause" and start is None:
+            start = at
+        elif ev.kind == "resume" and start is not None:
+            spans.append((start, at))
+            start = None
+    if start is not None:
+        spans.append((start, tally.total_samples))
+    return spans
+
+
+def session_events(tally) -> list[tuple[int, str]]:
+    """What happened during the session, at its stream position: labels set, markers, pauses and
+    resumes (what a reader of the export needs to score or cut it)."""
+    out = []
+    for ev, at in zip(tally.events, tally.event_index):
+        d = ev.detail if isinstance(ev.detail, dict) else {}
+        if ev.kind == "label":
+            out.append((at, f"activity {d.get('label') or 'none'}"))
+        elif ev.kind == "marker":
+            out.append((at, f"marker {d.get('n', '')}".strip()))
+        elif ev.kind in ("pause", "resume"):
+            out.append((at, f"recording {ev.kind}d"))
+    return out
 
 
 def _edf_bounds(lo: float, hi: float) -> tuple[float, float]:

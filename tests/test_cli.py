@@ -195,3 +195,64 @@ def test_a_capture_named_with_start_gets_the_start_time(tmp_path):
     assert p.returncode == 0, p.stderr
     made = list(tmp_path.glob("capture-*.ecgcap"))
     assert len(made) == 1 and re.fullmatch(r"capture-\d{8}-\d{6}\.ecgcap", made[0].name)
+
+
+def _session_capture(path, x, label_at=60.0, pause=(90.0, 100.0), marker_at=30.0, scale=0.008056640625):
+    """What a keyed session records: a label change, a marker, and a pause whose frames were not written."""
+    from ecg_activity.bridge.blocks import LinkEvent, Packet
+    from ecg_activity.bridge.capture import CaptureHeader, CaptureWriter
+    from ecg_activity.bridge.protocol_frame import encode_stream
+
+    t0, per = 1.7e9, 25
+    events = [(t0 + marker_at, "marker", {"n": 1}), (t0 + label_at, "label", {"label": "run"}),
+              (t0 + pause[0], "pause", {}), (t0 + pause[1], "resume", {})]
+    with CaptureWriter(path, CaptureHeader(protocol="frame", rate_hz=250.0, channels=1, mv_per_count=scale,
+                                           label="walk")) as w:
+        for i, f in enumerate(encode_stream(x, per)):
+            t = t0 + (i + 1) * per / 250.0
+            while events and events[0][0] <= t - per / 250.0:
+                te, kind, detail = events.pop(0)
+                w.write_event(LinkEvent(kind, te, detail))
+            if not pause[0] <= t - t0 <= pause[1] + per / 250.0:
+                w.write_packet(Packet(f, t))
+    return path
+
+
+def test_exports_keep_labels_markers_and_pauses_and_bdf_is_exact(tmp_path, demo_recording):
+    """EDF+, BDF+ and CSV carry what the session recorded besides samples: the label changes (as the
+    "activity X" annotations import reads back), markers, and a pause as "paused, not recorded" (it was
+    exported as samples lost); BDF's physical values equal counts × scale (they were ½ LSB off)."""
+    x = demo_recording.counts[:250 * 120]
+    cap = _session_capture(tmp_path / "s.ecgcap", x)
+    d = decode_capture(str(cap))
+    for fmt in ("edf", "bdf"):
+        out = tmp_path / f"s.{fmt}"
+        cli("export", str(cap), "-o", str(out), check=True)
+        with pyedflib.EdfReader(str(out)) as f:
+            onsets, _, texts = f.readAnnotations()
+            y = f.readSignal(0)
+        notes = dict(zip(texts, onsets))
+        assert notes["activity walk"] == 0 and abs(notes["activity run"] - 60.0) < 0.2
+        assert abs(notes["marker 1"] - 30.0) < 0.2 and "recording paused" in notes and "recording resumed" in notes
+        assert [t for t in texts if t.startswith("gap")] == [f"gap {d.stats.lost_samples} paused, not recorded"]
+        if fmt == "bdf":
+            real = np.concatenate([b.samples[:, 0] for b in d.blocks]) * d.header.mv_per_count
+            idx = np.concatenate([np.arange(b.first_index, b.first_index + b.n) for b in d.blocks])
+            assert np.abs(y[idx] - real).max() < 0.01 * d.header.mv_per_count
+        back = tmp_path / f"back-{fmt}.ecgcap"
+        cli("import", str(out), "-o", str(back), check=True)
+        labels = [e.detail["label"] for e in decode_capture(str(back)).events if e.kind == "label"]
+        assert labels[-1] == "run"
+    csv = tmp_path / "s.csv"
+    cli("export", str(cap), "-o", str(csv), check=True)
+    events = [x for x in csv.read_text().splitlines() if x.startswith("# event")]
+    assert any("activity run" in e for e in events) and any("marker 1" in e for e in events)
+
+
+def test_edf_export_without_pyedflib_is_one_line(tmp_path):
+    cap = tmp_path / "a.ecgcap"
+    cli("record", "--source", "sim:frame", "--speed", "max", "--duration", "10", "-o", str(cap), "-q", check=True)
+    code = ("import sys; sys.modules['pyedflib'] = None; from ecg_activity.cli import main; "
+            f"sys.exit(main(['export', {str(cap)!r}, '-o', {str(tmp_path / 'a.edf')!r}]))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 1 and "needs pyedflib" in p.stderr and p.stderr.count("\n") == 1, p.stderr
