@@ -345,3 +345,32 @@ def _event(payload: bytes, t: float, path, pos: int) -> LinkEvent:
         raise CaptureError(path, pos, "event chunk is not a JSON object")
     kind = detail.pop("kind", "event")
     return LinkEvent(kind if isinstance(kind, str) else "event", t, detail)
+
+
+def copy_with_scale(src: str | os.PathLike, dst: str | os.PathLike, mv_per_count: float) -> tuple[int, object]:
+    """A new capture ``dst`` (never in place: the recording stays as it was) with every packet and event
+    of ``src`` and its header's scale set to ``mv_per_count`` (a frame-protocol sensor recorded without
+    ``--mv-per-count`` is in counts until then); the old scale is kept in ``extra["scale_was"]``.
+    Returns (chunks copied, the damage that ended reading early or None)."""
+    from dataclasses import replace
+
+    reader = CaptureReader(src)
+    try:
+        h = reader.header
+        new = replace(h, mv_per_count=float(mv_per_count),
+                      extra={**h.extra, "scale_was": h.mv_per_count, "scale_set": time.strftime("%Y-%m-%d %H:%M:%S")})
+        try:
+            new.validate()
+        except ValueError as e:
+            raise OutputError(f"--set-scale {mv_per_count:g}: {e}") from None
+        n, damage = 0, None
+        with CaptureWriter(dst, new) as w:
+            try:
+                for item in reader.items():
+                    (w.write_event if isinstance(item, LinkEvent) else w.write_packet)(item)
+                    n += 1
+            except CaptureError as e:
+                damage = e
+        return n, damage
+    finally:
+        reader.close()

@@ -256,3 +256,28 @@ def test_edf_export_without_pyedflib_is_one_line(tmp_path):
             f"sys.exit(main(['export', {str(cap)!r}, '-o', {str(tmp_path / 'a.edf')!r}]))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 1 and "needs pyedflib" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_a_capture_without_a_scale_says_counts_and_gets_one_in_a_new_copy(tmp_path, demo_recording):
+    """A frame-protocol sensor recorded without --mv-per-count is in counts: info says so, and
+    ``info --set-scale`` writes a new capture (every chunk copied, the original untouched) whose exports
+    are in millivolts."""
+    from conftest import write_capture
+
+    cap = write_capture(tmp_path / "c.ecgcap", demo_recording.counts[:250 * 30], mv_per_count=0.0,
+                        events=[(1.7e9 + 10, "label", {"label": "walk"})])
+    before = cap.read_bytes()
+    p = cli("info", str(cap), "--json", check=True)
+    assert json.loads(p.stdout)["unit"].startswith("counts")
+    assert cli("info", str(cap), "--set-scale", "0.001").returncode == 2          # never in place
+    new = tmp_path / "mv.ecgcap"
+    p = cli("info", str(cap), "--set-scale", "0.001", "-o", str(new), check=True)
+    assert cap.read_bytes() == before and json.loads(p.stdout)["chunks"] > 0
+    a, b = decode_capture(str(cap)), decode_capture(str(new))
+    assert b.header.mv_per_count == 0.001 and b.header.extra["scale_was"] == 0.0
+    assert [e.detail for e in a.events] == [e.detail for e in b.events]
+    np.testing.assert_array_equal(np.concatenate([x.samples for x in a.blocks]),
+                                  np.concatenate([x.samples for x in b.blocks]))
+    cli("export", str(new), "-o", str(tmp_path / "mv.csv"), check=True)
+    assert "ch0_mv" in (tmp_path / "mv.csv").read_text()
+    assert cli("info", str(cap), "--set-scale", "0.001", "-o", str(new)).returncode == 1      # exists: refused

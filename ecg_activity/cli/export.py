@@ -20,7 +20,8 @@ def cmd(a: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``export``."""
-    s = sub.add_parser("export", help="capture -> CSV, EDF+ (16-bit) or BDF+ (24-bit), in millivolts")
+    s = sub.add_parser("export", help="capture -> CSV, EDF+ (16-bit) or BDF+ (24-bit), in millivolts "
+                                            "(in counts when the capture has no scale: info --set-scale)")
     s.add_argument("capture", help="a .ecgcap file")
     s.add_argument("--output", "-o", required=True,
                    help="file to write: .csv, .edf or .bdf (another name gets BDF+, which keeps all 24 bits)")

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .common import report_damage
+from .options import number
 
 
 def cmd(a: argparse.Namespace) -> int:
@@ -15,6 +16,8 @@ def cmd(a: argparse.Namespace) -> int:
     from ..bridge.capture_decode import iter_capture
     from ..bridge.printable import printable
 
+    if a.set_scale is not None:
+        return set_scale(a)
     tally, blocks = iter_capture(a.capture)
     for _ in blocks:
         pass
@@ -23,6 +26,7 @@ def cmd(a: argparse.Namespace) -> int:
     info = {
         "capture": a.capture, "protocol": h.protocol, "device": h.device, "label": h.label,
         "rate_hz": h.rate_hz, "channels": h.channels, "mv_per_count": h.mv_per_count,
+        "unit": "mV" if h.mv_per_count > 0 else "counts (no scale: --set-scale MV -o NEW.ecgcap)",
         "start_time": h.start_time, "started": started.isoformat(timespec="seconds"),
         "software_version": h.software_version, "duration_s": round(tally.duration_s, 3), "chunks": tally.chunks,
         "raw_bytes": tally.raw_bytes, **tally.stats.as_dict(), "link_events": len(tally.events),
@@ -37,9 +41,24 @@ def cmd(a: argparse.Namespace) -> int:
     return report_damage(tally.error)
 
 
+def set_scale(a: argparse.Namespace) -> int:
+    """``--set-scale MV -o NEW``: the capture copied with its scale set (never changed in place)."""
+    from ..bridge.capture import copy_with_scale
+    from ..bridge.errors import UsageError
+
+    if not a.output:
+        raise UsageError("--set-scale writes a new capture: give -o NEW.ecgcap (the recording is never changed)")
+    chunks, damage = copy_with_scale(a.capture, a.output, a.set_scale)
+    print(json.dumps({"capture": a.output, "from": a.capture, "mv_per_count": a.set_scale, "chunks": chunks}))
+    return report_damage(damage)
+
+
 def register(sub) -> None:
     """Add ``info``."""
     s = sub.add_parser("info", help="header, duration, frames, gaps and errors of a capture")
     s.add_argument("capture", help="a .ecgcap file")
     s.add_argument("--json", action="store_true", help="one JSON object instead of aligned text")
+    s.add_argument("--set-scale", type=number(float, 0.0, 1e6), metavar="MV",
+                   help="millivolts per count for a capture recorded without a scale: written to -o, a new copy")
+    s.add_argument("--output", "-o", help="the new capture --set-scale writes")
     s.set_defaults(func=cmd)
