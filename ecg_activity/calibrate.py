@@ -10,6 +10,7 @@ touched.  Runs with the edge extra alone (numpy, scipy, LiteRT).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -201,27 +202,36 @@ def summary_json(d: dict) -> str:
 
 
 class GuideSink(Sink):
-    """Guided calibration: "walk now: 1:40 left" on the live view (or on stderr without one)."""
+    """Guided calibration: "walk now: 1:40 left" on the live view (or on stderr without one).
 
-    def __init__(self, activity: str, seconds: float, display=None) -> None:
+    The countdown is in seconds of signal received, not of wall time: a link that drops for 20 s during
+    the walk does not shorten the walk's recording (the view says the link is down meanwhile), and a
+    ``sim:`` source at ``--speed 4`` records ``seconds`` of signal in a quarter of the time.  ``stop`` is
+    set once ``seconds`` of signal are in."""
+
+    def __init__(self, activity: str, seconds: float, display=None, stop=None) -> None:
         self.activity = activity
         self.seconds = seconds
         self.display = display
-        self.t0 = time.monotonic()
+        self.stop = stop
+        self.received_s = 0.0
         self._last = -1
 
-    def text(self, now: float) -> str:
-        left = max(0, int(round(self.seconds - (now - self.t0))))
+    def text(self, now: float = 0.0) -> str:
+        left = max(0, int(math.ceil(self.seconds - self.received_s - 1e-9)))
         return f"{self.activity} now: {left // 60}:{left % 60:02d} left"
 
-    def on_start(self, info) -> None:
-        self.t0 = time.monotonic()
+    def on_block(self, block) -> None:
+        if block.rate_hz > 0:
+            self.received_s += block.n / block.rate_hz
+        if self.received_s >= self.seconds and self.stop is not None:
+            self.stop.set()
 
     def on_tick(self, now: float) -> None:
         if self.display is not None and self.display.state is not None:
             self.display.state.banner = self.text(now)
             return
-        left = int(self.seconds - (now - self.t0))
+        left = int(self.seconds - self.received_s)
         if left // 10 != self._last:
             self._last = left // 10
             print(self.text(now), file=sys.stderr, flush=True)

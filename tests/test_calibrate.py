@@ -100,9 +100,8 @@ def test_calibration_needs_no_tensorflow(tmp_path):
 
 
 def test_guided_calibration_with_fake_key_presses(tmp_path):
-    """The guided flow on the virtual wearable: Enter starts each activity, s skips one.  At top speed the
-    virtual wearable plays its whole recording (rest, walk, run) into each capture, so "rest" and "walk"
-    hold the same signal: calibration must say it failed, and write no model."""
+    """The guided flow on the virtual wearable: Enter starts each activity, s skips one.  Each activity
+    restarts the virtual wearable, so "rest" and "walk" hold the same first 60 s of its recording: calibration must say it failed, and write no model."""
     me = tmp_path / "g.tflite"
     p = subprocess.run([sys.executable, "-m", "ecg_activity", "calibrate", "--guided", "--source", "sim:frame",
                         "--speed", "max", "--seconds", "60", "--activities", "rest,arms,walk", "--min-seconds", "20",
@@ -303,3 +302,22 @@ def test_a_tampered_personal_head_is_refused_in_one_line(tmp_path):
     path = _personal_copy(tmp_path, bad["nan mean"], "cli")
     p = cli("demo", "--once", "--speed", "max", "--model", str(path), "--no-display")
     assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and "invalid calibration" in p.stderr
+
+
+def test_the_guide_counts_seconds_of_signal_not_of_wall_time():
+    """A link that drops during an activity must not shorten its recording: the guide's countdown and its
+    stop follow the samples received, whatever the wall clock did meanwhile."""
+    import threading
+
+    from ecg_activity.bridge.blocks import SampleBlock
+    from ecg_activity.calibrate import GuideSink
+
+    stop = threading.Event()
+    guide = GuideSink("walk", 10.0, stop=stop)
+    block = SampleBlock(np.zeros((250, 1), np.int32), 250.0, 0.001, 0.0)
+    for _ in range(9):
+        guide.on_block(block)
+    guide.on_tick(1e9)                          # hours later on the wall clock: still 1 s of signal to go
+    assert guide.text() == "walk now: 0:01 left" and not stop.is_set()
+    guide.on_block(block)
+    assert guide.text() == "walk now: 0:00 left" and stop.is_set()

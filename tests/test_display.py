@@ -113,7 +113,7 @@ def test_keys_label_mark_pause_and_quit_in_a_real_terminal(tmp_path):
     name = f"ecg-{uuid.uuid4().hex[:8]}"
     cap = tmp_path / "keys.ecgcap"
     cmd = f"{sys.executable} -m ecg_activity demo --speed 4 --record {cap}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "40", cmd], check=True)
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "70", cmd], check=True)
 
     def screen():
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
@@ -255,3 +255,44 @@ def test_the_view_says_when_the_recording_stopped():
     s.recording_stopped = "x.ecgcap: no space left on device"
     out = _text(render(s, 100), 100)
     assert "RECORDING STOPPED: x.ecgcap: no space left on device" in out and "● REC" not in out
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_guided_calibration_shows_heart_rate_and_ignores_keys_typed_while_recording(tmp_path):
+    """In a real terminal: while an activity is recorded the view shows the heart rate, the quality and the
+    capture growing; an 's' typed meanwhile does not skip the next activity (input is flushed before
+    each prompt)."""
+    name = f"ecg-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "me.tflite"
+    cmd = (f"env -u COLUMNS -u LINES {sys.executable} -m ecg_activity calibrate --guided --source sim:frame --speed 4 --seconds 48 "
+           f"--activities rest,walk --min-seconds 5 -o {out}")
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "70", cmd], check=True)
+
+    def screen():
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
+
+    def wait(pred, what, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = screen()
+            if pred(s):
+                return s
+            time.sleep(0.25)
+        raise AssertionError(f"no {what} on screen:\n{s}")
+    import re
+
+    try:
+        wait(lambda s: "next: rest" in s, "first prompt")
+        subprocess.run(["tmux", "send-keys", "-t", name, "Enter"], check=True)
+        s = wait(lambda s: re.search(r"♥ \d+ bpm", s) and re.search(r"[1-9]\d* KiB", s), "heart rate and KiB")
+        assert "rest now:" in s and "quality" in s
+        subprocess.run(["tmux", "send-keys", "-t", name, "s", "Enter"], check=True)      # typed ahead
+        assert "next: walk" not in screen(), "rest ended before the typed-ahead key: the test proves nothing:\n" + s
+        wait(lambda s: "next: walk" in s, "second prompt")
+        subprocess.run(["tmux", "send-keys", "-t", name, "Enter"], check=True)
+        deadline = time.monotonic() + 90
+        while not (tmp_path / "me-captures" / "calibrate-walk.ecgcap").exists() and time.monotonic() < deadline:
+            time.sleep(0.25)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    assert (tmp_path / "me-captures" / "calibrate-walk.ecgcap").exists(), "the typed-ahead s skipped walk"

@@ -34,6 +34,7 @@ def guided(a: argparse.Namespace) -> list[str]:
 
     from ..bridge.errors import UsageError
     from ..calibrate import GuideSink
+    from ..edge.pipeline import ActivityPipeline
     from ..edge.model_bundle import ModelBundle
     from ..session import Session, stop_on_signals
     from ..sinks.capture import CaptureSink
@@ -41,17 +42,19 @@ def guided(a: argparse.Namespace) -> list[str]:
 
     if not a.source:
         raise UsageError("--guided needs --source (the wearable, or sim:frame to try it)")
-    labels = list(ModelBundle.load(a.model).labels)
+    bundle = ModelBundle.load(a.model)
+    labels = list(bundle.labels)
     acts = a.activities.split(",") if a.activities else labels
     unknown = [x for x in acts if x not in labels]
     if unknown:
         raise UsageError(f"--activities: {', '.join(unknown)} not among the model's classes ({', '.join(labels)})")
     folder = Path(a.keep or Path(a.output).with_suffix("").as_posix() + "-captures")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     opts = SourceOptions.from_args(a)
     out = []
     for act in acts:
         path = folder / f"calibrate-{act}.ecgcap"
+        _flush_typed_ahead()            # keys pressed while the last activity was recorded answer nothing
         print(f"next: {act} for {a.seconds:.0f} s. Enter starts, s skips, q stops.", file=sys.stderr, flush=True)
         answer = sys.stdin.readline().strip().lower()
         if answer == "q":
@@ -61,15 +64,30 @@ def guided(a: argparse.Namespace) -> list[str]:
         stop = threading.Event()
         stop_on_signals(stop)
         src = opts.open(stop, label=act)
+        capture = CaptureSink(str(path))
         display = None
         if sys.stdout.isatty():
             from ..sinks.display import DisplaySink
 
-            display = DisplaySink(recording=str(path))
-        sinks = [CaptureSink(str(path)), display or NoticeSink(), GuideSink(act, a.seconds, display)]
-        Session(src, sinks, duration_s=a.seconds, stop=stop).run()
+            # the wearer needs heart rate, contact and quality exactly now: the base model's pipeline
+            # runs beside the recording, and the view shows what is being written
+            display = DisplaySink(recording=str(path), capture_sink=capture)
+        sinks = [capture, display or NoticeSink(), GuideSink(act, a.seconds, display, stop)]
+        pipe = ActivityPipeline(bundle, src.decoder.rate_hz)
+        Session(src, sinks, pipe, stop=stop).run()      # the guide stops it after a.seconds of signal
         out.append(str(path))
     return out
+
+
+def _flush_typed_ahead() -> None:
+    """Discard what was typed on the terminal since the last prompt (nothing to do on a pipe)."""
+    try:
+        import termios
+
+        if sys.stdin.isatty():
+            termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def register(sub) -> None:
