@@ -21,11 +21,13 @@ from .blocks import LinkEvent, Packet
 from .capture import START_TIME_RANGE, CaptureHeader, CaptureWriter
 from .errors import OutputError, SourceError
 from .int24 import INT24_MAX, INT24_MIN
-from .protocol_frame import encode_stream
+from .protocol_frame import iter_frames
 from .recording_files import MAX_SAMPLES, read_bytes
 
 FORMATS = ("csv", "edf", "bdf", "wfdb")
 CSV_MV_PER_COUNT = 0.001            # 1 µV: finer than any ECG front end
+CHUNK_ROWS = 1 << 20                # rows a numeric step works on at once (8 MB of float64)
+CHUNK_BYTES = 4 << 20               # text numpy parses at once
 
 
 @dataclass
@@ -47,24 +49,41 @@ def rate_from_times(t: np.ndarray, path: str) -> tuple[float, str]:
     256 Hz, not the 250 Hz a median of differences says), and a sentence saying so.  Refused when the
     times go backwards or stray from one steady rate by more than half a sample (or the 1 ms a rounded
     clock may): a gap, a rate change or a jittery host clock, where any single rate would misplace samples."""
-    dt = np.diff(t)
-    if not np.isfinite(t).all() or not (dt > 0).all():
-        bad = int(np.argmax(~(dt > 0))) + 2 if dt.size else 1
-        raise SourceError(f"{path}: its first column is not increasing time in seconds (row {bad})")
-    n = np.arange(t.size, dtype=np.float64) - (t.size - 1) / 2.0        # centred: a least-squares line in O(n)
-    tc = t - t.mean()
-    slope = float(n @ tc) / float(n @ n)
+    if not np.isfinite(t).all():
+        raise SourceError(f"{path}: its first column is not increasing time in seconds (row {_first_bad(t) + 1})")
+    for i in range(0, t.size - 1, CHUNK_ROWS):            # in slices: a few MB of temporaries, whatever the length
+        dt = np.diff(t[i:i + CHUNK_ROWS + 1])
+        if not (dt > 0).all():
+            raise SourceError(f"{path}: its first column is not increasing time in seconds "
+                              f"(row {i + int(np.argmax(~(dt > 0))) + 2})")
+    centre = (t.size - 1) / 2.0                             # centred: a least-squares line in O(n)
+    mean = float(t.mean())
+    num = den = 0.0
+    for i in range(0, t.size, CHUNK_ROWS):
+        n = np.arange(i, min(i + CHUNK_ROWS, t.size), dtype=np.float64) - centre
+        num += float(n @ (t[i:i + CHUNK_ROWS] - mean))
+        den += float(n @ n)
+    slope = num / den
     rate = 1.0 / slope
-    off = np.abs(tc - slope * n)
-    worst = int(np.argmax(off))
+    worst, worst_off = 0, -1.0
+    for i in range(0, t.size, CHUNK_ROWS):
+        n = np.arange(i, min(i + CHUNK_ROWS, t.size), dtype=np.float64) - centre
+        off = np.abs(t[i:i + CHUNK_ROWS] - mean - slope * n)
+        k = int(np.argmax(off))
+        if off[k] > worst_off:
+            worst, worst_off = i + k, float(off[k])
     tolerance = max(0.5 / rate, 0.001) + 1e-9
-    if off[worst] > tolerance:
-        raise SourceError(f"{path}: the times stray from a steady {rate:.3f} Hz by {off[worst] * 1e3:.1f} ms at "
+    if worst_off > tolerance:
+        raise SourceError(f"{path}: the times stray from a steady {rate:.3f} Hz by {worst_off * 1e3:.1f} ms at "
                           f"data row {worst + 1} (a gap, a rate change or a jittery clock): split the file there, "
                           "or give --rate HZ to take the rows as evenly spaced")
     rate = round(rate, 3)
     return rate, (f"rate {rate:g} Hz fitted to the time column over {t[-1] - t[0]:.1f} s "
-                  f"(every time within {off.max() * 1e3:.2f} ms of it)")
+                  f"(every time within {worst_off * 1e3:.2f} ms of it)")
+
+
+def _first_bad(t: np.ndarray) -> int:
+    return int(np.argmax(~np.isfinite(t)))
 
 
 def detect_format(path: str) -> str:
@@ -81,12 +100,16 @@ def detect_format(path: str) -> str:
 
 
 def _to_counts(mv: np.ndarray, mv_per_count: float, what: str) -> np.ndarray:
-    c = np.round(np.asarray(mv, dtype=np.float64) / mv_per_count)
-    if not np.isfinite(c).all():
-        raise SourceError(f"{what}: holds values that are not numbers")
-    if c.size and (c.max() > INT24_MAX or c.min() < INT24_MIN):
-        raise SourceError(f"{what}: values exceed 24 bits at {mv_per_count:g} mV per count (give --mv-per-count)")
-    return c.astype(np.int32)
+    """Millivolts -> int32 counts at ``mv_per_count``, slice by slice (no full-length float temporaries)."""
+    out = np.empty(mv.shape[0], np.int32)
+    for i in range(0, mv.shape[0], CHUNK_ROWS):
+        c = np.round(np.asarray(mv[i:i + CHUNK_ROWS], dtype=np.float64) / mv_per_count)
+        if not np.isfinite(c).all():
+            raise SourceError(f"{what}: holds values that are not numbers")
+        if c.size and (c.max() > INT24_MAX or c.min() < INT24_MIN):
+            raise SourceError(f"{what}: values exceed 24 bits at {mv_per_count:g} mV per count (give --mv-per-count)")
+        out[i:i + CHUNK_ROWS] = c
+    return out
 
 
 def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, column: int | None) -> Imported:
@@ -94,9 +117,6 @@ def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, colum
     ``#`` comments are skipped.  Values are millivolts.  Bounded whatever the file: at most 64 MiB of text
     (a gzip is never decompressed further), its lines counted before anything is parsed, and numpy's
     parser (no Python object per value): under 300 MB at the limit."""
-    import io
-    import warnings
-
     raw = read_bytes(path)
     if raw.count(b"\n") > MAX_SAMPLES + 1000:
         raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
@@ -112,30 +132,94 @@ def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, colum
         except ValueError:
             skip += 1                                         # the header line
         break
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")                   # "input contained no data": said below
-            a = np.loadtxt(io.BytesIO(raw), delimiter=",", comments="#", skiprows=skip, ndmin=2, dtype=np.float64)
-    except ValueError as e:
-        raise SourceError(f"{path}: {str(e).splitlines()[0]} (rows must be numbers, all with the same columns)") \
-            from None
-    del raw
-    if a.shape[0] < 2:
-        raise SourceError(f"{path}: needs at least two rows of the same number of columns")
-    if a.shape[0] > MAX_SAMPLES:
-        raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
     mv = mv_per_count or CSV_MV_PER_COUNT
-    if a.shape[1] == 1:
+    rows = _parse_rows(raw, skip, path, column, mv)
+    del raw
+    if rows.counts.shape[0] < 2:
+        raise SourceError(f"{path}: needs at least two rows of the same number of columns")
+    if rows.columns == 1:
         if not rate_hz:
             raise SourceError(f"{path}: one column of values: give its sampling rate (--rate HZ)")
-        return Imported(_to_counts(a[:, 0], mv, path), float(rate_hz), mv, os.path.getmtime(path))
-    col = column if column is not None else a.shape[1] - 1
-    if not 1 <= col < a.shape[1]:
-        raise SourceError(f"{path}: no value column {col} (the first column is time)")
+        return Imported(rows.counts, float(rate_hz), mv, os.path.getmtime(path))
     note = ""
     if not rate_hz:
-        rate_hz, note = rate_from_times(a[:, 0], path)
-    return Imported(_to_counts(a[:, col], mv, path), float(rate_hz), mv, os.path.getmtime(path), note=note)
+        rate_hz, note = rate_from_times(rows.times, path)
+    return Imported(rows.counts, float(rate_hz), mv, os.path.getmtime(path), note=note)
+
+
+def _bad_line(raw: bytes, start: int, end: int, path: str, columns: int) -> str:
+    """Why numpy refused the slice ``raw[start:end]``, said by the file's own line number (searched only
+    when parsing failed)."""
+    first = raw.count(b"\n", 0, start) + 1
+    for k, line in enumerate(raw[start:end].splitlines()):
+        text = line.split(b"#", 1)[0].strip()
+        if not text:
+            continue
+        cells = text.split(b",")
+        try:
+            [float(c) for c in cells]
+        except ValueError:
+            return f"{path}: line {first + k} is not numbers: {line[:40].decode(errors='replace')!r}"
+        if columns and len(cells) != columns:
+            return f"{path}: line {first + k} has {len(cells)} columns, the rows before it {columns}"
+        columns = len(cells)
+    return f"{path}: rows must be numbers, all with the same columns"
+
+
+@dataclass
+class _Rows:
+    counts: np.ndarray                       # the value column in int32 counts
+    times: np.ndarray | None                 # the first column when there are several
+    columns: int
+
+
+def _parse_rows(raw: bytes, skip: int, path: str, column: int | None, mv_per_count: float) -> _Rows:
+    """The CSV's numbers, parsed by numpy a few MB of text at a time into preallocated columns (the values
+    straight to counts): at the 64 MiB limit the text, the times and the counts are all that is ever held,
+    never a full table of floats."""
+    import io
+    import warnings
+
+    pos = 0
+    for _ in range(skip):
+        pos = raw.find(b"\n", pos) + 1 or len(raw)
+    upper = raw.count(b"\n", pos) + 1
+    if upper > MAX_SAMPLES + 1000:
+        raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+    values = times = None
+    columns = col = 0
+    n = 0
+    while pos < len(raw):
+        end = raw.find(b"\n", min(pos + CHUNK_BYTES, len(raw)))
+        end = len(raw) if end < 0 else end + 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")               # "input contained no data": said below
+                a = np.loadtxt(io.BytesIO(raw[pos:end]), delimiter=",", comments="#", ndmin=2, dtype=np.float64)
+        except ValueError:
+            raise SourceError(_bad_line(raw, pos, end, path, columns)) from None
+        pos = end
+        if a.size == 0:
+            continue
+        if values is None:
+            columns = a.shape[1]
+            col = column if column is not None else columns - 1
+            if columns > 1 and not 1 <= col < columns:
+                raise SourceError(f"{path}: no value column {col} (the first column is time)")
+            values = np.empty(upper, np.int32)
+            times = np.empty(upper, np.float64) if columns > 1 else None
+        elif a.shape[1] != columns:
+            raise SourceError(f"{path}: rows of {columns} and of {a.shape[1]} columns (all rows need the same)")
+        m = a.shape[0]
+        if n + m > MAX_SAMPLES:
+            raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
+        values[n:n + m] = _to_counts(a[:, col if columns > 1 else 0], mv_per_count, path)
+        if times is not None:
+            times[n:n + m] = a[:, 0]
+        n += m
+    if values is None:
+        return _Rows(np.empty(0, np.int32), None, 1)
+    return _Rows(values[:n], None if times is None else times[:n], columns)
 
 
 def read_edf(path: str, channel: int | None) -> Imported:
@@ -274,7 +358,7 @@ def write_capture(rec: Imported, out: str, label: str | None = None, source: str
         if name in known_labels:
             events.append((t, name))
     per = 25
-    frames = encode_stream(rec.counts, per)
+    frames = iter_frames(rec.counts, per)          # one at a time: a long import never holds them all
     ev_i = 0
     with CaptureWriter(out, header) as w:
         for k, f in enumerate(frames):

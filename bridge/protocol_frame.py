@@ -9,6 +9,7 @@ heavy lifting in C and the Python loop runs once per frame, not per byte.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 import zlib
 
 import numpy as np
@@ -44,15 +45,18 @@ def encode_frame(samples: np.ndarray, seq: int, flags: int = 0) -> bytes:
     return SYNC + body + struct.pack("<I", zlib.crc32(body))
 
 
-def encode_stream(samples: np.ndarray, per_frame: int, first_seq: int = 0, flags: int = 0) -> list[bytes]:
-    """Split a recording into back-to-back frames (the last one may be shorter)."""
+def iter_frames(samples: np.ndarray, per_frame: int, first_seq: int = 0, flags: int = 0) -> Iterator[bytes]:
+    """Back-to-back frames of a recording, one at a time (a long import never holds all its frames)."""
     s = np.asarray(samples)
     if s.ndim == 1:
         s = s[:, None]
-    return [
-        encode_frame(s[i:i + per_frame], first_seq + k, flags)
-        for k, i in enumerate(range(0, s.shape[0], per_frame))
-    ]
+    for k, i in enumerate(range(0, s.shape[0], per_frame)):
+        yield encode_frame(s[i:i + per_frame], first_seq + k, flags)
+
+
+def encode_stream(samples: np.ndarray, per_frame: int, first_seq: int = 0, flags: int = 0) -> list[bytes]:
+    """Split a recording into back-to-back frames (the last one may be shorter)."""
+    return list(iter_frames(samples, per_frame, first_seq, flags))
 
 
 def _complete_frame_after(buf: bytes, start: int, end: int) -> int | None:

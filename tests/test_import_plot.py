@@ -141,3 +141,26 @@ def test_csv_times_rounded_to_milliseconds_give_the_true_rate(tmp_path, rate):
     p = cli("import", str(csv), "-o", str(tmp_path / "gap.ecgcap"))
     assert p.returncode == 1 and "stray from a steady" in p.stderr and p.stderr.count("\n") == 1, p.stderr
     assert not (tmp_path / "gap.ecgcap").exists()
+
+
+def test_a_csv_longer_than_one_parsing_slice_is_read_whole_and_its_faults_found_where_they_are(tmp_path):
+    """The CSV is parsed a few MB at a time (bounded memory): the slices join without a seam (every value,
+    the rate fitted across them), and a bad value or a short row deep in the file is said at its own row."""
+    rng = np.random.default_rng(3)
+    n = 700_000                                          # about 12 MB of text: several slices
+    t = np.arange(n) / 500.0
+    mv = np.round(rng.normal(0, 1.5, n), 4)
+    lines = [f"{a:.3f},{b:.4f}" for a, b in zip(t, mv)]
+    csv = tmp_path / "long.csv"
+    csv.write_text("time_s,ecg_mv\n" + "\n".join(lines) + "\n")
+    p = cli("import", str(csv), "-o", str(tmp_path / "long.ecgcap"))
+    assert p.returncode == 0 and json.loads(p.stdout)["rate_hz"] == 500.0, p.stderr
+    d = decode_capture(str(tmp_path / "long.ecgcap"))
+    got = np.concatenate([b.samples[:, 0] for b in d.blocks])
+    assert np.array_equal(got, np.round(mv / 0.001).astype(np.int32))
+    for k, bad, said in ((612_345, "0.1,x", "line 612347 is not numbers"), (650_000, "0.1", "line 650002 has 1 columns")):
+        broken = list(lines)
+        broken[k] = bad
+        csv.write_text("time_s,ecg_mv\n" + "\n".join(broken) + "\n")
+        p = cli("import", str(csv), "-o", str(tmp_path / f"bad{k}.ecgcap"))
+        assert p.returncode == 1 and said in p.stderr and p.stderr.count("\n") == 1, p.stderr

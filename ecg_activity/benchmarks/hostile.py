@@ -3,7 +3,8 @@
 Each case is a small file that claims, or unpacks to, far more than it is: a 63 KB gzip of 31 M lines, a
 WFDB header without a length beside a sparse 200 MB signal file, absurd gains and baselines, a capture
 claiming endless gaps.  Each runs in a fresh process; the table gives its exit code and peak RSS (the
-goal: every one refused in one line under 300 MB).
+goal: every one refused in one line under 300 MB; the two largest CSVs the 64 MiB text limit lets in are
+imported, under the same bound).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def cases(d: Path) -> list[tuple[str, list[str]]]:
         for k in range(300):
             w.write_packet(Packet(encode_frame(np.zeros(25, np.int32), (k * 65_000) % (1 << 32)), 1.7e9 + k))
     out.append((f"capture of {gaps.stat().st_size >> 10} KB claiming endless gaps", ["plot", str(gaps)]))
+    big = d / "values.csv"                        # accepted: 17.9 M one-column values just under 64 MiB of text
+    big.write_bytes(b"0.1\n12\n" * 8_950_000)
+    out.append((f"CSV of 17.9 M values ({big.stat().st_size >> 20} MiB, accepted)", ["import", str(big), "--rate", "250"]))
+    timed = d / "timed.csv"                       # accepted: 5.5 M time,value rows, the rate fitted over them
+    t = np.arange(5_500_000) / 250.0
+    with open(timed, "w") as f:
+        for i in range(0, t.size, 500_000):
+            f.write("".join(f"{x:.3f},1\n" for x in t[i:i + 500_000]))
+    out.append((f"CSV of 5.5 M time,value rows ({timed.stat().st_size >> 20} MiB, accepted)", ["import", str(timed)]))
     return out
 
 
