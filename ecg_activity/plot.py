@@ -105,13 +105,18 @@ def plot(capture: str, model: str, out: str, force: bool = False) -> dict:
             ax[2].plot(te, i + 0.8 * probs[:, i], lw=0.8)
     dec = [labels.index(r.activity) if r.activity else np.nan for r in results]
     ax[2].plot(te, dec, "k.", ms=2, label="decision")
-    for ev in tally.events:
-        t = ev.t_host - h.start_time
+    if probs.size:
+        ax[2].plot([], [], color="grey", lw=0.8, label="probability (row height)")
+    shown = set()                                   # each kind of event once in the legend
+    for ev, at in zip(tally.events, tally.event_index):
+        t = at / rate                               # where in the samples it was set (never a clock's word)
         if ev.kind == "label" and ev.detail.get("label") in labels:
-            ax[2].axvline(t, color="m", lw=0.8)
+            ax[2].axvline(t, color="m", lw=0.8, label=None if "label" in shown else "label set")
             ax[2].text(t, len(labels) - 0.3, ev.detail["label"], color="m", fontsize=8)
+            shown.add("label")
         elif ev.kind == "marker":
-            ax[2].axvline(t, color="orange", lw=0.8, ls="--")
+            ax[2].axvline(t, color="orange", lw=0.8, ls="--", label=None if "marker" in shown else "marker")
+            shown.add("marker")
     if h.label in labels:
         ax[2].axhline(labels.index(h.label) + 0.4, color="m", lw=3, alpha=0.2, label=f"label {h.label}")
     ax[2].set_yticks(range(len(labels)), labels)
@@ -122,12 +127,16 @@ def plot(capture: str, model: str, out: str, force: bool = False) -> dict:
     gap = np.isnan(x)
     if gap.any():
         edges = np.flatnonzero(np.diff(np.concatenate(([0], gap.astype(int), [0]))))
-        for a, b in zip(edges[0::2], edges[1::2]):
+        for k, (a, b) in enumerate(zip(edges[0::2], edges[1::2])):
             for axis in ax[1:]:
-                axis.axvspan(a / rate, b / rate, color="grey", alpha=0.3)
+                axis.axvspan(a / rate, b / rate, color="grey", alpha=0.3,
+                             label="samples lost" if k == 0 and axis is ax[3] else None)
     flagged = [r for r in results if r.activity is None]
-    for r in flagged:
-        ax[3].axvspan(r.end_s - bundle.cfg.hop_s, r.end_s, color="red", alpha=0.4)
+    for k, r in enumerate(flagged):
+        ax[3].axvspan(r.end_s - bundle.cfg.hop_s, r.end_s, color="red", alpha=0.4,
+                      label="no decision (signal flagged)" if k == 0 else None)
+    if gap.any() or flagged:
+        ax[3].legend(loc="upper right", fontsize=8)
     ax[3].set_yticks([])
     ax[3].set_xlim(0, t_end)
     ax[3].set_xlabel("time (s)")
@@ -140,4 +149,5 @@ def plot(capture: str, model: str, out: str, force: bool = False) -> dict:
     for r in results:
         if r.activity:
             counts[r.activity] = counts.get(r.activity, 0) + 1
-    return {"png": out, "windows": len(results), "flagged": len(flagged), "decisions": counts}
+    legend = [t.get_text() for axis in ax for t in (axis.get_legend().get_texts() if axis.get_legend() else [])]
+    return {"png": out, "windows": len(results), "flagged": len(flagged), "decisions": counts, "legend": legend}

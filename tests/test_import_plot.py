@@ -122,6 +122,7 @@ def test_plot_of_a_labelled_session(tmp_path):
     p = cli("plot", str(cap), "-o", str(png), check=True)
     res = json.loads(p.stdout)
     assert res["windows"] > 100 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 30_000
+    assert {"decision", "label rest", "samples lost"} <= set(res["legend"]), res["legend"]
     p = cli("plot", str(cap), "-o", str(png))
     assert p.returncode == 1 and "--force" in p.stderr                    # an existing picture is kept
 
@@ -164,3 +165,17 @@ def test_a_csv_longer_than_one_parsing_slice_is_read_whole_and_its_faults_found_
         csv.write_text("time_s,ecg_mv\n" + "\n".join(broken) + "\n")
         p = cli("import", str(csv), "-o", str(tmp_path / f"bad{k}.ecgcap"))
         assert p.returncode == 1 and said in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_the_plot_says_what_each_mark_is(tmp_path):
+    """Label changes, markers, lost samples and withheld decisions each have a legend entry (once); events
+    are drawn where they fall in the samples (a capture whose events carry another clock than its header's
+    start was an internal error: a label drawn 54 years to the left)."""
+    from conftest import write_capture
+
+    cap = tmp_path / "m.ecgcap"
+    write_capture(cap, seconds=60, events=[(1.7e9 + 20, "label", {"label": "walk"}), (1.7e9 + 30, "marker", {"n": 1}),
+                                           (1.7e9 + 40, "marker", {"n": 2})])
+    res = json.loads(cli("plot", str(cap), "-o", str(tmp_path / "m.png"), check=True).stdout)
+    assert res["legend"].count("label set") == 1 and res["legend"].count("marker") == 1, res["legend"]
+    assert "probability (row height)" in res["legend"]

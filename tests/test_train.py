@@ -168,15 +168,16 @@ def test_ensemble_is_one_model_averaging_members_trained_apart(tmp_path):
 
 def test_calibration_figures_of_the_card_reproduce_from_the_saved_fold_outputs(tmp_path):
     """`bench --calibration-only` re-measures personal calibration on the last full bench's saved outputs
-    (no training): on the shipped files it must give the card's own figures, and it refuses the outputs
-    of another model."""
+    (no training): on the shipped files it must give the card's own figures, it refuses the outputs of
+    another model, and without --update-card it never rewrites the tracked report."""
     import shutil
 
     docs = ROOT / "docs" / "bench"
     for suffix in (".json", ".folds.npz"):
         shutil.copy(docs / f"activity5{suffix}", tmp_path / f"activity5{suffix}")
     out = str(tmp_path / "activity5")
-    p = cli("bench", "--model", str(MODELS_DIR / "activity5.tflite"), "--calibration-only", "-o", out, check=True)
+    p = cli("bench", "--model", str(MODELS_DIR / "activity5.tflite"), "--calibration-only", "--from", out,
+            "-o", out, check=True)
     got = json.loads(p.stdout)
     card = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card["evaluation"]["calibration"]
     assert got["minutes_per_class"].keys() == card["minutes_per_class"].keys()
@@ -189,8 +190,15 @@ def test_calibration_figures_of_the_card_reproduce_from_the_saved_fold_outputs(t
     res = json.loads((tmp_path / "activity5.json").read_text())
     ev = ModelBundle.load(MODELS_DIR / "activity5.tflite").meta.card["evaluation"]
     assert res["loso"]["int8"]["interval_people"] == ev["int8"]["interval_people"]         # seeded: the same draws
-    p = cli("bench", "--model", str(MODELS_DIR / "rest_run.tflite"), "--calibration-only", "-o", out)
+    p = cli("bench", "--model", str(MODELS_DIR / "rest_run.tflite"), "--calibration-only", "--from", out, "-o", out)
     assert p.returncode == 2 and "another file" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    (tmp_path / "docs" / "bench").mkdir(parents=True)           # a checkout's tracked report, read but not written
+    for suffix in (".json", ".folds.npz", ".md"):
+        shutil.copy(docs / f"activity5{suffix}", tmp_path / "docs" / "bench" / f"activity5{suffix}")
+    before = {f.name: f.read_bytes() for f in (tmp_path / "docs" / "bench").iterdir()}
+    cli("bench", "--model", str(MODELS_DIR / "activity5.tflite"), "--calibration-only", cwd=tmp_path, check=True)
+    assert {f.name: f.read_bytes() for f in (tmp_path / "docs" / "bench").iterdir()} == before
+    assert (tmp_path / "bench-activity5.md").exists()
 
 
 def test_interval_over_people_spans_how_much_the_people_differ():

@@ -321,18 +321,20 @@ def run_bench(model: str, quick: bool = False, jobs: int = 1, out: str = "docs/b
 
 
 def refresh_calibration(model: str, out: str, update_card: bool = False,
-                        progress: Callable[[str], None] = print) -> dict:
+                        progress: Callable[[str], None] = print, source: str | None = None) -> dict:
     """Re-measure personal calibration on the saved fold outputs of the last full bench (``OUT.json`` and
     ``OUT.folds.npz``) without training a fold: seconds instead of the better part of an hour, on the very
     windows and embeddings the report's other numbers come from; the bootstrap interval over people is
     recomputed from them too, and the file's stability under device noise (no training either).  Refuses
-    outputs of another model file."""
+    outputs of another model file.  The outputs are read at ``source`` (default ``out``), the report written
+    at ``out``."""
     from ..bridge.errors import UsageError
     from .calibration_eval import from_fold_outputs, load_fold_outputs
     from .report import write_report
 
     bundle = ModelBundle.load(model)
-    js, npz = Path(out).with_suffix(".json"), Path(out).with_suffix(".folds.npz")
+    src = source or out
+    js, npz = Path(src).with_suffix(".json"), Path(src).with_suffix(".folds.npz")
     try:
         res = json.loads(js.read_text())
         sha = res["shipped"]["sha256"]
@@ -342,7 +344,7 @@ def refresh_calibration(model: str, out: str, update_card: bool = False,
         d = load_fold_outputs(npz)
         per_person = from_fold_outputs(d, pre.window_s, pre.hop_s)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"no bench outputs to re-measure at {out} ({e}); run a full bench first") from None
+        raise UsageError(f"no bench outputs to re-measure at {src} ({e}); run a full bench first") from None
     res["loso"]["calibration"] = calibration_summary(per_person, res["loso"]["labels"])
     res["shipped"]["noise_stability"] = noise_stability(bundle)
     res["shipped"]["robustness"] = held_out_robustness(bundle)
