@@ -243,3 +243,24 @@ def test_a_recording_that_fails_stops_alone_and_the_session_goes_on(demo_recordi
     # without a pipeline a failing recording is all there was: the session ends with it
     with pytest.raises(OutputError):
         Session(_source(_packets(demo_recording.counts[:2500])), [FailingRecording(fail_on="packet")]).run()
+
+
+def test_windows_of_an_activity_the_model_cannot_say_are_not_scored_but_told():
+    """rest_run on the virtual wearable's rest, walk, run: walking windows are neither right nor wrong for a
+    model without "walk"; the summary scores the rest and says how many windows it left out, and of what."""
+    from types import SimpleNamespace
+
+    from ecg_activity.edge.pipeline import WindowResult
+    from ecg_activity.sinks.summary import SummarySink
+
+    s = SummarySink()
+    stats = SimpleNamespace(samples=250 * 30, lost_samples=0)
+    s.on_start(SimpleNamespace(labels=("rest", "run"), header=SimpleNamespace(label=None, rate_hz=250.0), stats=stats))
+    for truth, said in (("rest", "rest"),) * 3 + (("walk", "run"),) * 4 + (("run", "run"),) * 2 + (("run", "rest"),):
+        s.on_window(WindowResult(0.0, 0.0, said, {}, said, None, 1.0, truth=truth))
+    out = s.summary()
+    assert out.agreement == pytest.approx(5 / 6) and out.not_scored == {"walk": 4}
+    assert "not scored (no class of this model): walk 4" in out.text()
+    s.on_event(LinkEvent("label", 0.0, {"label": "squats"}))             # a key set a label it cannot say
+    s.on_window(WindowResult(0.0, 0.0, "run", {}, "run", None, 1.0))
+    assert s.summary().not_scored == {"walk": 4, "squats": 1}

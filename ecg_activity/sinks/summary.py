@@ -36,14 +36,18 @@ class SessionSummary:
     outage_s: float = 0.0            # seconds without data in them, an outage still going at the end included
     reconnect_attempts: int = 0      # failed attempts to reopen the link
     failed_outputs: list = None      # one-line errors of outputs that stopped (a full disk), if any
+    not_scored: dict = None          # windows whose label/truth is no class of the model, per that label
 
     def __post_init__(self) -> None:
         self.failed_outputs = list(self.failed_outputs or [])
+        self.not_scored = dict(self.not_scored or {})
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         if not d["failed_outputs"]:
             del d["failed_outputs"]
+        if not d["not_scored"]:
+            del d["not_scored"]
         if d["smoothed_agreement"] is None:
             del d["smoothed_agreement"]
         if d["agreement"] is None:
@@ -72,6 +76,9 @@ class SessionSummary:
             msg += f"; agreement with {what}: {self.agreement:.1%}"
             if self.smoothed_agreement is not None:
                 msg += f" (smoothed {self.smoothed_agreement:.1%})"
+        if self.not_scored:
+            msg += "; not scored (no class of this model): " + ", ".join(
+                f"{printable(k)} {v}" for k, v in sorted(self.not_scored.items()))
         return msg
 
 
@@ -92,6 +99,7 @@ class SummarySink(Sink):
         self.outage_s = 0.0
         self._outage_since: float | None = None     # time.monotonic() when the current outage began
         self.failed_outputs: list[str] = []
+        self.not_scored: Counter = Counter()     # windows labelled with something the model cannot say
 
     def on_start(self, info: SessionInfo) -> None:
         self.info = info
@@ -126,13 +134,20 @@ class SummarySink(Sink):
             self.smoothed[r.smoothed] += 1
         if r.missing_fraction:
             self.repaired += 1
+        classes = self.info.labels if self.info is not None else ()
         if self.current:
-            self.labelled_n += 1
-            self.labelled_ok += r.activity == self.current
+            if self.current in classes:
+                self.labelled_n += 1
+                self.labelled_ok += r.activity == self.current
+            else:
+                self.not_scored[self.current] += 1
         if r.truth is not None:
-            self.truth_n += 1
-            self.truth_ok += r.activity == r.truth
-            self.smooth_ok += r.smoothed == r.truth
+            if r.truth in classes:
+                self.truth_n += 1
+                self.truth_ok += r.activity == r.truth
+                self.smooth_ok += r.smoothed == r.truth
+            elif not self.current:
+                self.not_scored[r.truth] += 1
 
     def summary(self) -> SessionSummary:
         info = self.info
@@ -154,7 +169,7 @@ class SummarySink(Sink):
                               (st.samples + st.lost_samples) / info.header.rate_hz, self.outages,
                               round(self.outage_s + (time.monotonic() - self._outage_since
                                                      if self._outage_since is not None else 0.0), 3),
-                              self.failed_reconnects, self.failed_outputs)
+                              self.failed_reconnects, self.failed_outputs, dict(self.not_scored))
 
 
 class NoticeSink(Sink):
