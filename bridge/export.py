@@ -58,9 +58,22 @@ def export(capture: str, output: str, fmt: str | None = None, force: bool = Fals
     return res
 
 
+def _clock_note(sensor_clock: bool, origin: float) -> str:
+    """What ``time_s`` of a side stream counts from, in words (its first sample; on which clock)."""
+    import time as _time
+
+    if sensor_clock:
+        return (f"time_s: seconds on the sensor's own clock from this stream's first sample, which the sensor "
+                f"stamped {origin:.6f} s (Polar: since 2000-01-01 UTC when an app set the unit's clock, else "
+                "since it started)")
+    return (f"time_s: seconds on this computer's receive clock from this stream's first sample, received "
+            f"{_time.strftime('%Y-%m-%dT%H:%M:%SZ', _time.gmtime(origin))}")
+
+
 def export_aux_csv(capture: str, out: str | Path, stream: str) -> ExportResult:
-    """A side stream (accelerometer, magnetometer) as CSV: its own sample index, the sensor's time
-    where it gives one (else the host's receive time), and the axes in the stream's unit."""
+    """A side stream (accelerometer, magnetometer) as CSV: its own sample index, seconds from its first
+    sample on the sensor's clock where it gives one (else the host's receive clock), where that first
+    sample lies on that clock said in the first line, and the axes in the stream's unit."""
     from .capture import CaptureReader
     from .protocols import get_protocol
     from .stream import stream_blocks
@@ -78,19 +91,22 @@ def export_aux_csv(capture: str, out: str | Path, stream: str) -> ExportResult:
             yield from reader.items()
         except Exception as e:          # CaptureError: everything before it is exported
             damage = e
+    origin = None
     with open(out, "w") as f:
-        f.write(f"# ecg-activity export: stream={stream} protocol={reader.header.protocol}\n")
         for _ in stream_blocks(items_iter(), dec):
             for a in dec.take_aux():
                 if a.stream != stream:
                     continue
-                if unit is None:
-                    unit = a.unit
-                    f.write(",".join(["index", "time_s"] + [f"{ax}_{a.unit}" for ax in "xyz"[:a.samples.shape[1]]]) + "\n")
                 if a.sensor_time_ns is not None:
                     t = (a.sensor_time_ns - (a.n - 1 - np.arange(a.n)) * 1e9 / a.rate_hz) / 1e9
                 else:
                     t = a.t_host - (a.n - 1 - np.arange(a.n)) / a.rate_hz
+                if unit is None:
+                    unit, origin = a.unit, float(t[0])
+                    f.write(f"# ecg-activity export: stream={stream} protocol={reader.header.protocol}; "
+                            + _clock_note(a.sensor_time_ns is not None, origin) + "\n")
+                    f.write(",".join(["index", "time_s"] + [f"{ax}_{a.unit}" for ax in "xyz"[:a.samples.shape[1]]]) + "\n")
+                t = t - origin
                 idx = np.arange(n, n + a.n)
                 np.savetxt(f, np.column_stack([idx, t, a.samples]), fmt=["%d", "%.6f"] + ["%d"] * a.samples.shape[1],
                            delimiter=",")

@@ -92,6 +92,7 @@ def test_virtual_h10_accelerometer_heart_rate_and_battery_recorded_replayed_and_
     assert rows.shape[0] > 1000
     np.testing.assert_array_equal(rows[:, 2:], truth[:rows.shape[0]])          # bit for bit, as generated
     assert np.allclose(np.diff(rows[:, 1]), 0.005, atol=1e-6)                  # 200 Hz on the sensor's clock
+    assert rows[0, 1] == 0.0 and "sensor's own clock" in out.read_text().splitlines()[0]    # an epoch stated
     again = tmp_path / "acc2.csv"
     cli("export", str(cap), "-o", str(again), "--stream", "acc", check=True)
     assert again.read_bytes() == out.read_bytes()                              # replays identically
