@@ -9,6 +9,7 @@ time axis EDF/BDF needs (gaps laid out as annotated zeros) is refused beyond
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,7 @@ class ExportResult:
     samples: int
     fmt: str
     damage: object = None          # the CaptureError that stopped reading, if any
+    note: str = ""                 # what the format could not hold exactly (a rate EDF rounds), in words
 
 
 def choose_format(output: str, fmt: str | None) -> str:
@@ -203,7 +205,12 @@ def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult
             headers.append({"label": f"ECG{i}", "dimension": unit, "sample_frequency": h.rate_hz,
                             "physical_min": pmin, "physical_max": pmax, "digital_min": dmin,
                             "digital_max": dmax, "transducer": h.device[:80], "prefilter": ""})
+        duration, spr = record_layout(h.rate_hz, (3 if bdf else 2) * n_ch)
         writer.setSignalHeaders(headers)
+        if duration != 1.0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")      # "might alter calculated sample frequencies": chosen so
+                writer.setDatarecordDuration(duration)
         writer.setStartdatetime(datetime.fromtimestamp(h.start_time, timezone.utc).replace(tzinfo=None,
                                                                                             microsecond=0))
         if h.label:
@@ -214,11 +221,36 @@ def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult
             writer.writeAnnotation(a / h.rate_hz, n / h.rate_hz, f"gap {n} {what}")
         for at, text in session_events(tally):
             writer.writeAnnotation(at / h.rate_hz, -1, text)
+        total = tally.total_samples
+        pad = -total % spr
+        if pad:                                      # the last record is filled up: say so, it is no signal
+            writer.writeAnnotation(total / h.rate_hz, pad / h.rate_hz, f"end: {pad} samples of padding")
         total = _write_streamed(writer, capture, n_ch, scale, bdf, headers)
     finally:
         writer.close()
     _verify(out, total, n_ch)
-    return ExportResult(total, "bdf" if bdf else "edf", tally.error)
+    stored = spr / duration
+    note = "" if stored == h.rate_hz else (
+        f"{h.rate_hz:g} Hz cannot be written exactly in EDF: stored as {stored:.6f} Hz "
+        f"({spr} samples per {duration:g} s record, off by {abs(stored - h.rate_hz) / h.rate_hz * 1e6:.1f} ppm)")
+    return ExportResult(total, "bdf" if bdf else "edf", tally.error, note)
+
+
+def record_layout(rate_hz: float, bytes_per_sample_all_channels: int) -> tuple[float, int]:
+    """EDF's data record (duration in s, samples per record) whose rate is nearest ``rate_hz``: an integer
+    count of samples per record, a duration of 0.001-60 s in EDF's 8 characters, a record within the
+    61440 bytes the standard recommends.  A whole rate keeps 1 s records; 256.016 Hz gets 15361 samples
+    per 60 s (256.01667 Hz, 2.6 ppm), where 1 s records made it 256 and pyedflib's own choice 256.08."""
+    if float(rate_hz).is_integer() and rate_hz * bytes_per_sample_all_channels <= 61440:
+        return 1.0, int(rate_hz)
+    d = np.arange(1, 60001) / 1000.0                  # every duration EDF can state to the millisecond
+    spr = np.round(rate_hz * d)
+    ok = (spr >= 1) & (spr * bytes_per_sample_all_channels <= 61440)
+    if not ok.any():
+        raise OutputError(f"a rate of {rate_hz:g} Hz does not fit an EDF data record")
+    err = np.where(ok, np.abs(spr / d - rate_hz), np.inf)
+    k = int(np.argmin(err))                           # the first (shortest record) among equals
+    return float(d[k]), int(spr[k])
 
 
 def _write_streamed(writer, capture: str, n_ch: int, scale: float, bdf: bool, headers) -> int:

@@ -281,3 +281,29 @@ def test_a_capture_without_a_scale_says_counts_and_gets_one_in_a_new_copy(tmp_pa
     cli("export", str(new), "-o", str(tmp_path / "mv.csv"), check=True)
     assert "ch0_mv" in (tmp_path / "mv.csv").read_text()
     assert cli("info", str(cap), "--set-scale", "0.001", "-o", str(new)).returncode == 1      # exists: refused
+
+
+def test_edf_and_bdf_keep_a_rate_that_is_not_a_whole_number(tmp_path, demo_recording):
+    """256.016 Hz (a sensor's true crystal rate) was written as 256.08 Hz: the data record is chosen so the
+    stored rate is within a part per million, said on stderr, and the filled-up last record is annotated
+    as padding, not passed off as signal."""
+    from conftest import write_capture
+
+    x = demo_recording.counts[:12_000]
+    cap = write_capture(tmp_path / "odd.ecgcap", samples=x, rate_hz=256.016)
+    for fmt in ("edf", "bdf"):
+        out = tmp_path / f"odd.{fmt}"
+        p = cli("export", str(cap), "-o", str(out), check=True)
+        with pyedflib.EdfReader(str(out)) as f:
+            rate = f.getSampleFrequency(0)
+            onsets, durations, texts = f.readAnnotations()
+            n = f.getNSamples()[0]
+        assert abs(rate - 256.016) / 256.016 < 1e-6, rate
+        assert "stored as 256.0160" in p.stderr
+        pad = [(o, d) for o, d, t in zip(onsets, durations, texts) if t.startswith("end:")]
+        assert n > x.size and len(pad) == 1 and pad[0][0] == pytest.approx(x.size / 256.016, abs=1e-3)
+    cap = write_capture(tmp_path / "whole.ecgcap", samples=x[:2500], rate_hz=250.0)
+    p = cli("export", str(cap), "-o", str(tmp_path / "whole.edf"), check=True)
+    with pyedflib.EdfReader(str(tmp_path / "whole.edf")) as f:
+        assert f.getSampleFrequency(0) == 250.0 and f.datarecord_duration == 1.0
+    assert "note" not in p.stderr

@@ -15,6 +15,8 @@ def cmd(a: argparse.Namespace) -> int:
 
     res = export(a.capture, a.output, a.format, a.force, a.stream)
     print(f"wrote {a.output}: {res.samples} samples ({res.fmt})", file=sys.stderr)
+    if res.note:
+        print(f"ecg-activity: note: {res.note}", file=sys.stderr)
     return report_damage(res.damage)
 
 
