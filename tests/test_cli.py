@@ -307,3 +307,12 @@ def test_edf_and_bdf_keep_a_rate_that_is_not_a_whole_number(tmp_path, demo_recor
     with pyedflib.EdfReader(str(tmp_path / "whole.edf")) as f:
         assert f.getSampleFrequency(0) == 250.0 and f.datarecord_duration == 1.0
     assert "note" not in p.stderr
+
+
+def test_record_with_its_progress_line(tmp_path):
+    """Without --quiet, record prints its progress every few seconds (it ended at once with an internal
+    error: the progress sink could not hear the link's state)."""
+    cap = tmp_path / "p.ecgcap"
+    p = cli("record", "--source", "sim:frame", "--speed", "4", "--duration", "3", "-o", str(cap))
+    assert p.returncode == 0 and "recording sim:frame:" in p.stderr and "internal error" not in p.stderr, p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["samples"] > 2000

@@ -192,6 +192,8 @@ class NoticeSink(Sink):
 class ProgressSink(Sink):
     """``record``'s progress line on stderr every few seconds."""
 
+    _link = None                            # the last LinkStatus heard (NoticeSink.on_link keeps it)
+
     def __init__(self, every_s: float = 2.0) -> None:
         self.every_s = every_s
         self.t0 = self.last = time.monotonic()
