@@ -72,6 +72,24 @@ def _complete_frame_after(buf: bytes, start: int, end: int) -> int | None:
     return None
 
 
+def _frame_inside(buf: bytes, start: int, stop: int, end: int) -> int | None:
+    """Offset of the first whole, CRC-valid frame starting in ``[start, stop)`` (within ``buf[:end]``);
+    None when there is none; -1 when a plausible one has not fully arrived yet."""
+    k = buf.find(SYNC, start, stop + 1)
+    while 0 <= k < stop:
+        if end - k < HEADER_LEN:
+            return -1
+        _, ver, _, _, ch, n = _HEADER.unpack_from(buf, k)
+        if ver == VERSION and ch and n and ch * n <= MAX_VALUES:
+            flen = HEADER_LEN + 3 * ch * n + CRC_LEN
+            if k + flen > end:
+                return -1
+            if zlib.crc32(buf[k + 2:k + flen - CRC_LEN]) == int.from_bytes(buf[k + flen - CRC_LEN:k + flen], "little"):
+                return k
+        k = buf.find(SYNC, k + 1, stop + 1)
+    return None
+
+
 class FrameDecoder(Decoder):
     """Stream decoder: resynchronises on the sync word, checks CRC and sequence."""
 
@@ -81,10 +99,12 @@ class FrameDecoder(Decoder):
         super().__init__(rate_hz, mv_per_count, channels)
         self._buf = b""
         self._next_seq: int | None = None
+        self._in_junk = False          # inside a run of junk: one resync, however many reads it spans
 
     def reset_continuity(self) -> None:
         # Keep _next_seq: if the device kept running, its counter still measures the gap exactly.
         self._buf = b""
+        self._in_junk = False
 
     def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
         buf = self._buf + data
@@ -92,12 +112,14 @@ class FrameDecoder(Decoder):
         end = len(buf)
         runs: list[tuple[list[bytes], int, int, int]] = []   # (payloads, channels, flags, gap before)
         stats = self.stats
-        in_junk = False
+        in_junk = self._in_junk
         while True:
             i = buf.find(SYNC, pos)
             if i < 0:
                 keep = 1 if end > pos and buf[end - 1] == SYNC[0] else 0
-                self._skip(end - keep - pos, in_junk)
+                if end - keep > pos:
+                    self._skip(end - keep - pos, in_junk)
+                    in_junk = True
                 pos = end - keep
                 break
             if i > pos:
@@ -127,6 +149,19 @@ class FrameDecoder(Decoder):
                 continue
             crc = int.from_bytes(buf[i + flen - CRC_LEN:i + flen], "little")
             if zlib.crc32(buf[i + 2:i + flen - CRC_LEN]) != crc:
+                # A real frame starting inside this one's span means its length field was damaged
+                # (malformed, skip to the real one); decided only once every candidate inside has
+                # arrived, so a live link's reads and a replay's one piece count the same damage.
+                j = _frame_inside(buf, i + 1, i + flen, end)
+                if j == -1:
+                    pos = i           # a candidate frame still arriving: wait for the rest
+                    break
+                if j is not None:
+                    stats.malformed += 1
+                    self._skip(j - i, in_junk)
+                    in_junk = False
+                    pos = j
+                    continue
                 stats.crc_errors += 1
                 self._skip(1, in_junk)
                 in_junk = True
@@ -155,6 +190,7 @@ class FrameDecoder(Decoder):
                 runs.append(([payload], ch, flags, gap))
             pos = i + flen
         self._buf = buf[pos:]
+        self._in_junk = in_junk
         return self._blocks(runs, t_host)
 
     def _plausible(self, lost_samples: int) -> bool:
