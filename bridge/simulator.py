@@ -50,7 +50,7 @@ class FaultLog:
     corrupted_samples: int = 0
     noise_bursts: int = 0
     noise_bytes: int = 0
-    unsent_frames: int = 0       # produced while no host was connected (lost like on a real device)
+    unsent_frames: int = 0       # produced while no host was connected or read (lost like on a real device)
     dropped_indices: list[int] = field(default_factory=list)   # first sample index of each lost frame
 
     def as_dict(self) -> dict:
@@ -154,6 +154,7 @@ class PtyWearable:
         self.loop = loop
         self.injector = FaultInjector(faults or FaultPlan(), protocol)
         self.master, slave = os.openpty()
+        os.set_blocking(self.master, False)      # a frame is written whole or, after a stall, dropped
         tty.setraw(slave)
         self.path = os.ttyname(slave)
         os.close(slave)
@@ -164,6 +165,29 @@ class PtyWearable:
         self.commands: list[bytes] = []
         self._cmd_buf = b""
         self._streaming = not self.proto.waits_for_start
+        self._write_poll = select.poll()
+        self._write_poll.register(self.master, select.POLLOUT)
+
+    #: a host that keeps the port open but reads nothing for this long (wall seconds) overflows the
+    #: device's buffer: what it produces meanwhile is lost, not sent late as a stale backlog
+    STALL_S = 3.0
+
+    def _send(self, data: bytes, patience_s: float | None) -> bool:
+        """Write ``data`` whole, waiting for room up to ``patience_s`` (None: as long as it takes, a file
+        player at top speed).  False when the reader did not make room in time: the rest is dropped, as a
+        real device's full buffer drops it."""
+        view = memoryview(data)
+        while view and not self.stop.is_set():
+            try:
+                view = view[os.write(self.master, view):]
+                continue
+            except BlockingIOError:
+                pass
+            if patience_s is None:
+                self._write_poll.poll(100)        # top speed: wait for the reader, checking stop
+            elif not self._write_poll.poll(int(patience_s * 1000)):
+                return False
+        return not view
 
     @property
     def log(self) -> FaultLog:
@@ -198,7 +222,7 @@ class PtyWearable:
             reply, streaming = self.proto.device_command(cmd)
             try:
                 if reply:
-                    _write_all(self.master, reply)
+                    self._send(reply, self.STALL_S)
             except OSError:
                 return
             if streaming is not None:
@@ -232,6 +256,7 @@ class PtyWearable:
         plan = self.injector.plan
         paused = False
         was_connected = True
+        stalled = False
         while not self.stop.is_set():
             if k == n_frames:
                 if not self.loop:
@@ -257,11 +282,20 @@ class PtyWearable:
             if not connected or not self._streaming:
                 self.log.unsent_frames += 1
                 continue
+            if stalled and not self._write_poll.poll(0):
+                self.log.unsent_frames += 1        # the reader still reads nothing: the buffer overflows
+                continue
+            patience = None if self.speed <= 0 else (0.0 if stalled else self.STALL_S)
             try:
+                stalled = False
                 for p in self.injector.apply(f, t_dev):
-                    _write_all(self.master, p)
+                    if not self._send(p, patience):
+                        stalled = True
+                        break
             except OSError:
-                self.log.unsent_frames += 1
+                stalled = True
+            if stalled:
+                self.log.unsent_frames += 1        # (a frame cut short arrives damaged: lost all the same)
 
     def _sleep_until(self, when: float) -> None:
         while not self.stop.is_set():
@@ -276,13 +310,6 @@ class PtyWearable:
             os.close(self.master)
         except OSError:
             pass
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 def write_fault_log(log: FaultLog, path: str) -> None:

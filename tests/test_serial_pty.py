@@ -205,3 +205,34 @@ def test_headless_run_tells_of_a_lost_port_and_its_summary_counts_the_outage(tmp
     # >= 1: on a machine running other tests the freed /dev/pts/N can be reopened as another's device
     assert summary["outages"] >= 1 and summary["reconnect_attempts"] >= 2 and summary["outage_s"] > 0
     assert summary_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_reader_that_stops_reading_loses_frames_instead_of_getting_a_stale_backlog(demo_recording):
+    """A host that keeps the port open but stops reading (a stalled Pi): after a few seconds the virtual
+    wearable drops what it produces, as a real device's full buffer does, instead of blocking and then
+    sending minutes of old frames as if live.  Every dropped frame is in its log, and the receiver counts
+    exactly those samples as lost."""
+    import time
+
+    import serial
+
+    sim = PtyWearable(demo_recording, "frame", speed=20)
+    threading.Thread(target=sim.run, daemon=True).start()
+    port = serial.Serial(sim.path, timeout=0.1)
+    dec = make_decoder("frame")
+    got, stalled = 0, False
+    try:
+        while not sim.finished.is_set() or port.in_waiting:
+            if not stalled and got > 2500:
+                stalled = True                     # stop reading until the device has started dropping
+                deadline = time.monotonic() + 60 * TIME_SCALE
+                while sim.log.unsent_frames < 40 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            got += sum(b.n for b in dec.feed(port.read(4096), time.monotonic()))
+    finally:
+        port.close()
+        sim.close()
+    assert sim.log.unsent_frames >= 40
+    assert dec.stats.lost_samples == sim.log.unsent_frames * 25
+    assert dec.stats.crc_errors + dec.stats.malformed <= 1          # at most the frame the stall cut short
+    assert got + dec.stats.lost_samples == sim.dev.counts.size
