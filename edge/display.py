@@ -11,6 +11,8 @@ contact can be judged at a glance.
 
 from __future__ import annotations
 
+import io
+
 import time
 from dataclasses import dataclass, field
 
@@ -157,8 +159,10 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def render(s: DisplayState, width: int = 80):
-    """The live view for a terminal ``width`` wide, as a ``rich`` renderable."""
+def render(s: DisplayState, width: int = 80, height: int | None = None):
+    """The live view for a terminal ``width`` wide (and ``height`` high: on a small terminal, an 80×24
+    console over SSH, the ECG trace shrinks or goes first so the decision, the recording and the keys
+    stay on screen), as a ``rich`` renderable."""
     inner = max(10, width - 4)
     r = s.last
     head = Table.grid(expand=True)
@@ -184,11 +188,6 @@ def render(s: DisplayState, width: int = 80):
         sensor.append(f"motion {s.motion_g:.2f} g")
     if sensor:
         head.add_row(Text("  ·  ".join(sensor), style="red" if s.contact is False else "dim"), Text(""))
-    y = display_filter(s.trace, s.trace_rate_hz) if s.trace.size else np.zeros(0)
-    half = scale_for(y)
-    trace = Text("\n".join(trace_lines(y, inner, 5, half)), style="green")
-    scale = Text(f"±{half:g} {s.trace_unit}, last {s.trace.size / max(1.0, s.trace_rate_hz):.0f} s, 0.5-40 Hz",
-                 style="dim")
     act = Table.grid(padding=(0, 1))
     act.add_column(width=8)
     act.add_column()
@@ -226,13 +225,38 @@ def render(s: DisplayState, width: int = 80):
                    style="yellow" if s.paused else "red")
     else:
         rec = Text("not recording", style="dim")
-    parts = [head, trace, scale, Text(""), act, Text(""), health, rec]
-    if s.keys:
-        keys = "  ".join(f"{i + 1} {lab}" for i, lab in enumerate(s.labels[:9]))
-        parts.append(Text(f"keys: {keys}  ·  m marker  ·  space pause/resume recording  ·  q quit", style="dim"))
-    if s.outage:
-        parts.insert(0, Text(f"⚠ {s.outage}", style="bold white on red"))
+    top = []
     if s.banner:
-        parts.insert(0, Text(s.banner, style="bold yellow"))
+        top.append(Text(s.banner, style="bold yellow"))
+    if s.outage:
+        top.append(Text(f"⚠ {s.outage}", style="bold white on red"))
+    below = [act, Text(""), health, rec]
+    if s.keys:
+        keys = " ".join(f"{i + 1} {lab}" for i, lab in enumerate(s.labels[:9]))
+        below.append(Text(f"keys: {keys} · m marker · space pause · q quit", style="dim"))
     title = f"ecg-activity · {s.source} · {s.model} ({s.backend})"
-    return Panel(Group(*parts), title=title, width=width)
+    rows = TRACE_ROWS
+    if height is not None:                          # what the trace may take of a small terminal
+        fixed = _lines(Panel(Group(*top, head, *below), width=width), width)
+        rows = max(0, min(TRACE_ROWS, height - fixed - 3))  # its scale line, the blank after, the cursor's line
+        if rows < 2:
+            del below[1]                            # no trace: the blank line goes too
+    y = display_filter(s.trace, s.trace_rate_hz) if s.trace.size else np.zeros(0)
+    half = scale_for(y)
+    middle = []
+    if rows >= 2:
+        middle = [Text("\n".join(trace_lines(y, inner, rows, half)), style="green"),
+                  Text(f"±{half:g} {s.trace_unit}, last {s.trace.size / max(1.0, s.trace_rate_hz):.0f} s, 0.5-40 Hz",
+                       style="dim"), Text("")]
+    return Panel(Group(*top, head, *middle, *below), title=title, width=width)
+
+
+TRACE_ROWS = 5                     # the ECG trace's height on a terminal with room for it
+
+
+def _lines(renderable, width: int) -> int:
+    """How many terminal lines ``renderable`` takes at ``width``."""
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    return len(console.render_lines(renderable, console.options.update(width=width), pad=False))

@@ -76,6 +76,25 @@ def test_render_degrades_on_a_tiny_terminal_and_flagged_windows():
     assert max(len(line) for line in out.splitlines()) <= 30
 
 
+def test_an_80x24_terminal_keeps_the_decision_the_recording_and_the_keys_on_screen():
+    """Over SSH at 80×24 the panel was cropped (keys and recording line off screen): the trace shrinks or
+    goes first; with room to spare it keeps its full height."""
+    s = _state()
+    s.labels = ("rest", "arms", "walk", "run", "squats")
+    s.last.probabilities = {k: 0.2 for k in s.labels}
+    s.keys, s.label, s.last.truth = True, "walk", "walk"
+    for outage, banner in (("", ""), ("no data for 5 s: check the strap", "walk now: 1:40 left")):
+        s.outage, s.banner = outage, banner
+        out = _text(render(s, 80, 24), 80).rstrip("\n").splitlines()
+        assert len(out) <= 23, "\n".join(out)
+        text = "\n".join(out)
+        for needle in ("75 bpm", "smoothed", "squats", "REC x.ecgcap", "q quit", outage, banner):
+            assert needle in text, needle
+    s.outage = s.banner = ""
+    roomy = _text(render(s, 100, 50), 100)
+    assert roomy.count("\n") > len(out) and len(_text(render(s, 100), 100)) == len(roomy)
+
+
 def test_trace_keeps_qrs_spikes():
     x = np.zeros(1000)
     x[::200] = 10.0

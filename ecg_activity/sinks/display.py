@@ -42,7 +42,7 @@ class DisplaySink(Sink):
                                   trace_rate_hz=info.header.rate_hz, stats=info.stats, window_s=info.window_s,
                                   keys=self.keys, trace_unit="mV" if info.header.mv_per_count > 0 else "counts")
         self._trace_n = int(TRACE_S * info.header.rate_hz)
-        self.live = Live(render(self.state, self._width()), console=self.console, refresh_per_second=4,
+        self.live = Live(render(self.state, *self._size()), console=self.console, refresh_per_second=4,
                          transient=False)
         self.live.start()
 
@@ -103,16 +103,18 @@ class DisplaySink(Sink):
             self.state.recorded_bytes = self.capture_sink.bytes_written
         if now - self._last_draw > 0.25:
             self._last_draw = now
-            self.live.update(render(self.state, self._width()))
+            self.live.update(render(self.state, *self._size()))
 
     def close(self) -> None:
         if self.live is not None:
-            self.live.update(render(self.state, self._width()))
+            self.live.update(render(self.state, *self._size()))
             self.live.stop()
 
-    def _width(self) -> int:
-        if self.console is not None:
-            return min(self.console.width, 100)
-        from rich.console import Console
+    def _size(self) -> tuple[int, int]:
+        """The panel's width (at most 100) and the terminal's height."""
+        console = self.console
+        if console is None:
+            from rich.console import Console
 
-        return min(Console(file=sys.stdout).width, 100)
+            console = Console(file=sys.stdout)
+        return min(console.width, 100), console.height
