@@ -74,6 +74,7 @@ class DecodeStats:
     lost_samples: int = 0
     reconnects: int = 0
     restarts: int = 0            # counter or clock jumps too large to be a gap: a device restart
+    unverified_frames: int = 0   # not taken: another device's, or ours before it named itself after a reconnect
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)

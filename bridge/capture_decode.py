@@ -38,6 +38,7 @@ class CaptureTally:
     channels: int = 0
     error: CaptureError | None = None
     rate_hz: float = 0.0              # the stream's rate as its decoder last said it (a Polar's learnt one)
+    device_id: str | None = None      # what the device called itself on the wire (our frame protocol's identity)
 
     @property
     def duration_s(self) -> float:
@@ -73,12 +74,14 @@ def _blocks(reader: CaptureReader, tally: CaptureTally) -> Iterator[SampleBlock]
             if isinstance(item, SampleBlock):
                 tally.total_samples = item.first_index + item.n
                 tally.rate_hz = item.rate_hz
+                tally.device_id = dec.device_id
                 tally.channels = max(tally.channels, item.channels)
                 yield item
             else:                   # reads around an event are never joined: it sits where it happened
                 tally.events.append(item)
                 tally.event_index.append(tally.total_samples)
     finally:
+        tally.device_id = dec.device_id
         reader.close()
 
 

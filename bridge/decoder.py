@@ -44,10 +44,17 @@ class Decoder:
         self._in_resume_feed = False
         self._link_lost = False
         self.aux: list = []                   # AuxBlocks decoded beside the ECG, until taken
+        self.device_id: str | None = None     # the device's own name for itself, where the protocol says it
+        self.notices: list[str] = []          # what the session must tell the user, until taken
 
     def take_aux(self) -> list:
         """Accelerometer (and other side-stream) blocks decoded since the last call."""
         out, self.aux = self.aux, []
+        return out
+
+    def take_notices(self) -> list[str]:
+        """Sentences for the user since the last call (another device on the link, ours back)."""
+        out, self.notices = self.notices, []
         return out
 
     @property

@@ -63,6 +63,13 @@ class Protocol:
         """One frame as the device sends it (the virtual wearable's side)."""
         raise NotImplementedError
 
+    def identity(self, device_id: str) -> bytes | None:
+        """The bytes by which a device of this protocol names itself (sent on connecting and every
+        ``identity_every_frames`` frames), or None where the protocol has no way to."""
+        return None
+
+    identity_every_frames: int = 0
+
     def corrupt(self, data: bytes, rng: np.random.Generator) -> bytes:
         """Damage in flight, as this link can suffer it (the virtual wearable's fault injector)."""
         b = bytearray(data)

@@ -26,6 +26,10 @@ CRC_LEN = 4
 MAX_FRAME = 244                       # one BLE notification at the usual 247-byte MTU
 MAX_VALUES = (MAX_FRAME - HEADER_LEN - CRC_LEN) // 3   # 77 samples x channels
 _HEADER = struct.Struct("<2sBBHBB")
+FLAG_IDENTITY = 0x80                  # an identity frame: its payload names the device, it carries no samples
+MAX_ID_BYTES = 24
+IDENTITY_EVERY_FRAMES = 10            # a device repeats its identity at least this often (and after connecting)
+MAX_HELD_FRAMES = 4 * IDENTITY_EVERY_FRAMES   # data frames kept while the device on the link is unconfirmed
 
 
 def frame_length(channels: int, n: int) -> int:
@@ -42,6 +46,17 @@ def encode_frame(samples: np.ndarray, seq: int, flags: int = 0) -> bytes:
     if not (1 <= ch <= 255 and 1 <= n <= 255 and ch * n <= MAX_VALUES):
         raise ValueError(f"a frame holds 1..{MAX_VALUES} values; got {n} x {ch}")
     body = _HEADER.pack(SYNC, VERSION, flags & 0xFF, seq & 0xFFFF, ch, n)[2:] + pack_le24_signed(s)
+    return SYNC + body + struct.pack("<I", zlib.crc32(body))
+
+
+def encode_identity(device_id: str, seq: int = 0) -> bytes:
+    """The identity frame of a device named ``device_id`` (printable ASCII, 1-24 bytes): one channel,
+    the name's bytes zero-padded to whole 3-byte values; ``seq`` is not a data frame's and is ignored."""
+    raw = device_id.encode("ascii")
+    if not 1 <= len(raw) <= MAX_ID_BYTES or not device_id.isprintable():
+        raise ValueError(f"a device id is 1-{MAX_ID_BYTES} printable ASCII characters; got {device_id!r}")
+    raw += b"\0" * (-len(raw) % 3)
+    body = _HEADER.pack(SYNC, VERSION, FLAG_IDENTITY, seq & 0xFFFF, 1, len(raw) // 3)[2:] + raw
     return SYNC + body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -100,11 +115,43 @@ class FrameDecoder(Decoder):
         self._buf = b""
         self._next_seq: int | None = None
         self._in_junk = False          # inside a run of junk: one resync, however many reads it spans
+        self._unverified = False       # data is not taken until the device names itself (after a reconnect)
+        self._held: list[tuple] = []   # data frames waiting for that
+        self._foreign: str | None = None      # the other device's id, while one is on our link
 
     def reset_continuity(self) -> None:
         # Keep _next_seq: if the device kept running, its counter still measures the gap exactly.
         self._buf = b""
         self._in_junk = False
+        # A reopened port may be another device (a reused /dev/pts/N, a re-paired rfcomm): a device that
+        # named itself must do so again before its data is taken.
+        self._unverified = self.device_id is not None
+        self.stats.unverified_frames += len(self._held)
+        self._held = []
+
+    def _identity(self, payload: bytes) -> list[tuple]:
+        """An identity frame: learn the device's name, or tell ours from another one.  Returns the held
+        frames that turn out to be ours."""
+        name = payload.rstrip(b"\0").decode("ascii", "replace")
+        name = "".join(c if c.isprintable() else "?" for c in name)[:MAX_ID_BYTES] or "?"
+        if self.device_id is None:
+            self.device_id = name
+            return []
+        if name == self.device_id:
+            if self._foreign is not None:
+                self.notices.append(f"device {name} is back on the link: its data is taken again")
+            self._foreign = None
+            self._unverified = False
+            held, self._held = self._held, []
+            return held
+        if name != self._foreign:
+            self._foreign = name
+            self.notices.append(f"another device ({name}) is sending on this link, not {self.device_id}: its data "
+                                "is not taken (check which sensor is paired or plugged in)")
+        self._unverified = True
+        self.stats.unverified_frames += len(self._held)        # they were the other device's
+        self._held = []
+        return []
 
     def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
         buf = self._buf + data
@@ -168,30 +215,54 @@ class FrameDecoder(Decoder):
                 pos = i + 1
                 continue
             in_junk = False
-            stats.frames += 1
-            if ch != self.channels:
-                self.channels = ch
-            gap = 0
-            if self._next_seq is not None:
-                lost = (seq - self._next_seq) & 0xFFFF
-                if self._link_lost:
-                    self._link_lost = False
-                    if not self._plausible(lost * n):
-                        # the device restarted or the counter wrapped: only the host clock can tell
-                        lost = 0
-                        gap = self._lost(self.clock_gap(n))
-                if lost:
-                    gap = self._lost(lost * n, lost)
-            self._next_seq = (seq + 1) & 0xFFFF
             payload = buf[i + HEADER_LEN:i + flen - CRC_LEN]
-            if not gap and runs and runs[-1][1] == ch and runs[-1][2] == flags:
-                runs[-1][0].append(payload)
-            else:
-                runs.append(([payload], ch, flags, gap))
             pos = i + flen
+            if flags & FLAG_IDENTITY:
+                for held in self._identity(payload):      # ours named itself: what waited is taken now
+                    self._take(*held, runs)
+            elif self._unverified:
+                self._hold((seq, ch, n, flags, payload))
+            else:
+                self._take(seq, ch, n, flags, payload, runs)
         self._buf = buf[pos:]
         self._in_junk = in_junk
         return self._blocks(runs, t_host)
+
+    def _take(self, seq: int, ch: int, n: int, flags: int, payload: bytes, runs: list) -> None:
+        """One data frame of our device: its place by ``seq`` (a gap before it counted), into ``runs``."""
+        self.stats.frames += 1
+        if ch != self.channels:
+            self.channels = ch
+        gap = 0
+        if self._next_seq is not None:
+            lost = (seq - self._next_seq) & 0xFFFF
+            if self._link_lost:
+                self._link_lost = False
+                if not self._plausible(lost * n):
+                    # the device restarted or the counter wrapped: only the host clock can tell
+                    lost = 0
+                    gap = self._lost(self.clock_gap(n))
+            if lost:
+                gap = self._lost(lost * n, lost)
+        self._next_seq = (seq + 1) & 0xFFFF
+        if not gap and runs and runs[-1][1] == ch and runs[-1][2] == flags:
+            runs[-1][0].append(payload)
+        else:
+            runs.append(([payload], ch, flags, gap))
+
+    def flush(self) -> list[SampleBlock]:
+        # the stream ended before the device on the link named itself: what waited is not taken
+        self.stats.unverified_frames += len(self._held)
+        self._held = []
+        return []
+
+    def _hold(self, frame: tuple) -> None:
+        """A data frame before the device on the link has named itself: kept (a few seconds' worth) until
+        it does; the oldest beyond that are not taken."""
+        self._held.append(frame)
+        if len(self._held) > MAX_HELD_FRAMES:
+            self._held.pop(0)
+            self.stats.unverified_frames += 1
 
     def _plausible(self, lost_samples: int) -> bool:
         """Does a counter gap over a reconnect fit the time that passed (with a frame of slack)?"""
@@ -233,6 +304,11 @@ class FrameProtocol(Protocol):
 
     def encode(self, chunk, frame_index, last_sample_index, rate_hz, t0_ns) -> bytes:
         return encode_frame(chunk, frame_index)
+
+    identity_every_frames = IDENTITY_EVERY_FRAMES
+
+    def identity(self, device_id: str) -> bytes:
+        return encode_identity(device_id)
 
     def corrupt(self, data: bytes, rng) -> bytes:
         b = bytearray(data)

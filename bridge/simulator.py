@@ -144,8 +144,11 @@ class PtyWearable:
     """A wearable on a pseudo-terminal: the host opens ``path`` with pyserial like a real port."""
 
     def __init__(self, rec: Recording, protocol: str, speed: float = 1.0, faults: FaultPlan | None = None,
-                 loop: bool = False) -> None:
+                 loop: bool = False, device_id: str | None = "ecg-sim-0001") -> None:
         self.proto = get_protocol(protocol)
+        # how the device names itself (our frame protocol: an identity frame on connecting and every
+        # few frames, so a host that reopens the port can tell it from another device); None: never
+        self.identity = self.proto.identity(device_id) if device_id else None
         if not self.proto.serial:
             raise ValueError(f"a {protocol} device speaks BLE, not serial: use the virtual BLE sensor (sim:{protocol})")
         self.dev = device_samples(rec, protocol)
@@ -257,6 +260,7 @@ class PtyWearable:
         paused = False
         was_connected = True
         stalled = False
+        since_identity: int | None = None          # data frames since the identity was last sent
         while not self.stop.is_set():
             if k == n_frames:
                 if not self.loop:
@@ -281,14 +285,23 @@ class PtyWearable:
                 self._read_commands()
             if not connected or not self._streaming:
                 self.log.unsent_frames += 1
+                since_identity = None                  # a host that connects next hears the name first
                 continue
             if stalled and not self._write_poll.poll(0):
                 self.log.unsent_frames += 1        # the reader still reads nothing: the buffer overflows
                 continue
             patience = None if self.speed <= 0 else (0.0 if stalled else self.STALL_S)
+            due = self.identity is not None and (since_identity is None
+                                                 or since_identity >= self.proto.identity_every_frames - 1)
             try:
                 stalled = False
-                for p in self.injector.apply(f, t_dev):
+                if due:
+                    if not self._send(self.identity, patience):
+                        stalled = True
+                    since_identity = 0
+                elif since_identity is not None:
+                    since_identity += 1
+                for p in [] if stalled else self.injector.apply(f, t_dev):
                     if not self._send(p, patience):
                         stalled = True
                         break

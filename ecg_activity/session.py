@@ -162,6 +162,8 @@ class Session:
                     self._block(block)
                 for aux in dec.take_aux():
                     self._call("on_aux", aux)
+                for text in dec.take_notices():       # another device on the link, ours back
+                    self._call("on_notice", text)
             elif isinstance(item, LinkEvent):
                 self._call("on_event", item)
                 if item.kind in LINK_LOST:

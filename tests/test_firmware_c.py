@@ -16,8 +16,16 @@ HARNESS = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include "ecg_frame.h"
-/* usage: harness SEQ FLAGS CHANNELS v0 v1 ... ; prints the frame as hex */
+/* usage: harness SEQ FLAGS CHANNELS v0 v1 ... (or: harness id NAME); prints the frame as hex */
 int main(int argc, char **argv) {
+    if (argc == 3 && argv[1][0] == 'i') {
+        uint8_t idf[ECG_FRAME_MAX_LEN];
+        size_t k = ecg_frame_encode_identity(idf, sizeof idf, argv[2]);
+        if (!k) { puts("ERROR"); return 1; }
+        for (size_t i = 0; i < k; i++) printf("%02x", idf[i]);
+        puts("");
+        return 0;
+    }
     int n_values = argc - 4;
     int32_t v[ECG_FRAME_MAX_VALUES + 1];
     uint8_t out[ECG_FRAME_MAX_LEN];
@@ -66,3 +74,19 @@ def test_c_frames_equal_python_frames_and_decode(harness, seq, flags, ch, n):
 def test_c_encoder_refuses_out_of_range(harness):
     assert _c_frame(harness, 0, 0, 1, [1 << 23])[1] == "ERROR"
     assert _c_frame(harness, 0, 0, 1, list(range(78)))[1] == "ERROR"
+
+
+@pytest.mark.parametrize("name", ["A", "ecg-strap-0042", "x" * 24])
+def test_c_identity_frames_equal_python_ones_and_name_the_device(harness, name):
+    from ecg_activity.bridge.protocol_frame import encode_identity
+
+    p = subprocess.run([str(harness), "id", name], capture_output=True, text=True)
+    data = bytes.fromhex(p.stdout.strip())
+    assert data == encode_identity(name)
+    dec = FrameDecoder()
+    assert dec.feed(data + encode_frame(np.arange(25), 0), 0.0)[0].n == 25 and dec.device_id == name
+
+
+def test_c_identity_refuses_what_is_not_a_name(harness):
+    for bad in ("", "x" * 25, "tab\there"):
+        assert subprocess.run([str(harness), "id", bad], capture_output=True, text=True).stdout.strip() == "ERROR"

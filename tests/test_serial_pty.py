@@ -111,11 +111,11 @@ def test_frame_device_reconnect_is_exact_when_the_counter_continues(demo_recordi
     finally:
         tr.stop.set()
         sim.close()
-    assert dec.stats.reconnects >= 1
+    assert dec.stats.reconnects >= 1 and dec.device_id == "ecg-sim-0001"
     dev = demo_recording.counts
     for b in blocks:
         np.testing.assert_array_equal(b.samples[:, 0], dev[b.first_index:b.first_index + b.n])
-    assert dec.stats.lost_samples == sim.log.unsent_frames * 25
+    assert dec.stats.lost_samples == sim.log.unsent_frames * 25 and dec.stats.unverified_frames == 0
 
 
 def test_missing_port_fails_fast_with_one_line():
@@ -236,3 +236,63 @@ def test_a_reader_that_stops_reading_loses_frames_instead_of_getting_a_stale_bac
     assert dec.stats.lost_samples == sim.log.unsent_frames * 25
     assert dec.stats.crc_errors + dec.stats.malformed <= 1          # at most the frame the stall cut short
     assert got + dec.stats.lost_samples == sim.dev.counts.size
+
+
+def test_another_device_on_the_reopened_port_is_never_taken_for_ours(demo_recording, tmp_path):
+    """The port vanishes and its name comes back on another sensor (a reused /dev/pts/N, a re-paired
+    rfcomm: here a symlink repointed), then on ours again.  The other device's frames are never decoded
+    as ours: a notice names it, its frames are counted as not taken; ours are taken again once it names
+    itself."""
+    import dataclasses
+    import os
+    import time
+
+    from ecg_activity.bridge.blocks import LinkEvent
+    from ecg_activity.session import LINK_LOST
+
+    other = dataclasses.replace(demo_recording, counts=demo_recording.counts + 5_000_000)   # unmistakable
+    port = tmp_path / "ttyECG"
+
+    def plug(rec, name):
+        sim = PtyWearable(rec, "frame", speed=4, loop=True, device_id=name)
+        threading.Thread(target=sim.run, daemon=True).start()
+        tmp = tmp_path / "next"
+        tmp.symlink_to(sim.path)
+        os.replace(tmp, port)                                  # the same name, now this device
+        return sim
+
+    sims = [plug(demo_recording, "strap-A")]
+    dec = make_decoder("frame")
+    tr = SerialTransport(str(port), watchdog_s=1.0, backoff_s=(0.1,))
+    samples, notices, phase = [], [], "A"
+    deadline = time.monotonic() + 120 * TIME_SCALE
+    try:
+        for item in tr:
+            assert time.monotonic() < deadline, (phase, notices, dec.stats)
+            if isinstance(item, LinkEvent):
+                if item.kind in LINK_LOST:
+                    dec.link_lost(item.t_host)
+                continue
+            if not hasattr(item, "data"):
+                continue
+            samples += [b.samples[:, 0] for b in dec.feed(item.data, item.t_host)]
+            notices += dec.take_notices()
+            got = sum(s.size for s in samples)
+            if phase == "A" and got > 2000:
+                phase = "B"
+                sims[-1].close()
+                sims.append(plug(other, "strap-B"))
+            elif phase == "B" and dec.stats.unverified_frames >= 30:
+                phase, taken_before = "A again", got
+                sims[-1].close()
+                sims.append(plug(demo_recording, "strap-A"))
+            elif phase == "A again" and got > taken_before + 1000:
+                break
+    finally:
+        tr.stop.set()
+        for s in sims:
+            s.close()
+    assert dec.device_id == "strap-A"
+    assert any("another device (strap-B)" in n for n in notices) and any("strap-A is back" in n for n in notices)
+    every = np.concatenate(samples)
+    assert every.max() < 4_000_000, "a frame of the other device was decoded as ours"

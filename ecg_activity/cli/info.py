@@ -24,7 +24,8 @@ def cmd(a: argparse.Namespace) -> int:
     h = tally.header
     started = datetime.fromtimestamp(h.start_time, timezone.utc).astimezone()
     info = {
-        "capture": a.capture, "protocol": h.protocol, "device": h.device, "label": h.label,
+        "capture": a.capture, "protocol": h.protocol, "device": h.device, "device_id": tally.device_id,
+        "label": h.label,
         "rate_hz": h.rate_hz, "channels": h.channels, "mv_per_count": h.mv_per_count,
         "unit": "mV" if h.mv_per_count > 0 else "counts (no scale: --set-scale MV -o NEW.ecgcap)",
         "start_time": h.start_time, "started": started.isoformat(timespec="seconds"),

@@ -28,7 +28,7 @@ def cmd(a: argparse.Namespace) -> int:
     rec = load_recording(load_recording_file(a.recording))
     try:
         sim = PtyWearable(rec, a.protocol, speed=min(a.speed, MAX_SIM_SPEED),
-                          faults=SourceOptions.from_args(a).fault_plan(), loop=a.loop)
+                          faults=SourceOptions.from_args(a).fault_plan(), loop=a.loop, device_id=a.device_id or None)
     except ValueError as e:
         raise SourceError(str(e)) from None
     stop_on_signals(sim.stop)
@@ -59,6 +59,9 @@ def register(sub) -> None:
     s.add_argument("--recording", help="dataset file to stream (default: the bundled real excerpt)")
     s.add_argument("--speed", type=speed, default=1.0, help="playback speed, or 'max' (= 0) for as fast as possible")
     s.add_argument("--loop", action="store_true", help="start again at the end")
+    s.add_argument("--device-id", default="ecg-sim-0001",
+                   help="the name the virtual wearable gives itself on the wire (frame protocol: an identity "
+                        "frame on connecting and every 10 frames; '' for a device that never names itself)")
     s.add_argument("--duration", type=duration, help="stop after this many seconds")
     s.add_argument("--fault-log", metavar="FILE", help="write what was injected (JSON) to this new file at the end")
     add_fault_args(s)
