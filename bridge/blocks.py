@@ -86,6 +86,7 @@ class Packet:
 
     data: bytes
     t_host: float
+    t_first: float | None = None     # replay's joined reads: when the first of them arrived (else t_host)
 
 
 @dataclass

@@ -25,6 +25,10 @@ from .blocks import DecodeStats, SampleBlock
 
 #: the longest hole a decoder believes; anything longer is a restart with an unknown gap
 MAX_GAP_S = 24 * 3600.0
+#: no read for this long (host clock) is a silence: a counter that wraps may hide whole laps of loss in it
+SILENCE_S = 0.5
+#: after a silence, reads for this long tell a burst of held-back data (nothing lost) from a real hole
+SETTLE_S = 0.5
 
 
 class Decoder:
@@ -43,6 +47,7 @@ class Decoder:
         self._t_resume: float | None = None   # ... of the first read after it
         self._in_resume_feed = False
         self._link_lost = False
+        self._t_first = 0.0                   # when the first byte of the read being fed arrived
         self.aux: list = []                   # AuxBlocks decoded beside the ECG, until taken
         self.device_id: str | None = None     # the device's own name for itself, where the protocol says it
         self.notices: list[str] = []          # what the session must tell the user, until taken
@@ -61,9 +66,12 @@ class Decoder:
     def max_gap_samples(self) -> int:
         return int(MAX_GAP_S * self.rate_hz)
 
-    def feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
-        """Decode one read (or one BLE notification) received at host time ``t_host``."""
+    def feed(self, data: bytes, t_host: float, t_first: float | None = None) -> list[SampleBlock]:
+        """Decode one read (or one BLE notification) received at host time ``t_host`` (replay's joined
+        reads: ``t_first`` is when the first of them arrived)."""
         t = float(t_host) if isinstance(t_host, (int, float)) and math.isfinite(t_host) else (self._t_feed or 0.0)
+        self._t_first = (float(t_first) if isinstance(t_first, (int, float)) and math.isfinite(t_first)
+                         and t_first <= t else t)
         if self._link_lost and self._t_resume is None:
             self._t_resume = t
             self._in_resume_feed = True

@@ -22,7 +22,7 @@ import binascii
 import numpy as np
 
 from .blocks import AuxBlock, SampleBlock
-from .decoder import Decoder
+from .decoder import SETTLE_S, SILENCE_S, Decoder
 from .int24 import pack_le24_offset_binary
 from .protocol_base import Protocol
 
@@ -103,14 +103,49 @@ class AttysDecoder(Decoder):
         super().__init__(rate_hz, mv_per_count, channels)
         self._held: np.ndarray | None = None     # a last row whose counter the next feed must confirm
         self._flushing = False
+        self._at_end = False
         self._buf = b""
         self._next_counter: int | None = None
         self.acks = 0
+        self._pending: tuple[float, float, list[np.ndarray]] | None = None   # (t0, t1, rows) after a silence
+        self._clock_lost: float | None = None     # lines the host clock says the silence before the next rows lost
+        self._ready: list[SampleBlock] = []       # decided when the link went, handed out with the next feed
 
     def reset_continuity(self) -> None:
         self._buf = b""
         self._next_counter = None
         self._held = None
+
+    def link_lost(self, t_host: float) -> None:
+        if self._pending is not None:             # what followed a silence is decided before the link went
+            self._ready += self._release(self._t_feed or t_host)
+        super().link_lost(t_host)
+
+    def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+        """The counter has 8 bits: a silence of more than 255 lines' time can hide whole laps of loss.
+        After a silence (no read for ``SILENCE_S``) the rows are held for ``SETTLE_S``: if they come as
+        a burst (the host was busy, the data waited in a buffer) nothing was lost; if they come at the
+        line rate, the laps the host clock counts are added to what the counter says (``_blocks``).
+        Replay feeds exactly these reads with their times (``coalesced``), so it decides the same."""
+        out, self._ready = self._ready, []
+        if self._t_feed is not None and not self._link_lost and self._t_first - self._t_feed >= SILENCE_S:
+            out += self._decide_all(end=False)    # what came before this silence is decided without it
+            self._pending = (self._t_feed, self._t_first, [])
+        rows = self._rows(data)
+        if self._pending is None:
+            return out + self._blocks(rows, t_host)
+        self._pending[2].append(rows)
+        if t_host - self._pending[1] >= SETTLE_S:
+            out += self._release(t_host)
+        return out
+
+    def _release(self, t_now: float) -> list[SampleBlock]:
+        """The rows since a silence, with the lines the host clock says it lost (whole counter laps)."""
+        t0, _, parts = self._pending
+        self._pending = None
+        rows = np.concatenate(parts) if parts else np.empty((0, RAW_BYTES), np.uint8)
+        self._clock_lost = (t_now - t0) * self.rate_hz - rows.shape[0]
+        return self._blocks(rows, t_now)
 
     def _fast_rows(self, buf: bytes) -> np.ndarray | None:
         """The common case in one C call: the buffer starts with whole, well-formed lines only.
@@ -131,12 +166,13 @@ class AttysDecoder(Decoder):
             return None
         return np.frombuffer(raw, dtype=np.uint8).reshape(n, 21)[:, :RAW_BYTES]
 
-    def _feed(self, data: bytes, t_host: float) -> list[SampleBlock]:
+    def _rows(self, data: bytes) -> np.ndarray:
+        """The whole, valid lines of ``data`` (after what was left over) as raw rows; junk counted."""
         buf = self._buf + data
         rows = self._fast_rows(buf)
         if rows is not None:
             self._buf = buf[rows.shape[0] * (LINE_CHARS + 2):]
-            return self._blocks(rows, t_host)
+            return rows
         arr = np.frombuffer(buf, dtype=np.uint8)
         nl = np.flatnonzero(arr == 10)
         if nl.size == 0:
@@ -146,7 +182,7 @@ class AttysDecoder(Decoder):
                 self._buf = b""
             else:
                 self._buf = buf
-            return []
+            return np.empty((0, RAW_BYTES), dtype=np.uint8)
         self._buf = buf[nl[-1] + 1:]
         starts = np.concatenate(([0], nl[:-1] + 1))
         lengths = nl - starts
@@ -172,9 +208,9 @@ class AttysDecoder(Decoder):
             self.stats.malformed += nbad
             self.stats.skipped_bytes += int((lengths[bad] + 1).sum())
             self.stats.resyncs += nbad
-        return self._blocks(rows, t_host)
+        return rows
 
-    def _damaged(self, counter: np.ndarray) -> tuple[np.ndarray, int]:
+    def _damaged(self, counter: np.ndarray, after_silence: bool = False) -> tuple[np.ndarray, int]:
         """(rows whose counters alone are damaged, rows from which to wait for the next feed).
 
         A row that breaks the sequence is a damaged counter when, within ``DAMAGED_RUN`` rows, a row
@@ -193,6 +229,9 @@ class AttysDecoder(Decoder):
                 return damaged, n
             i += int(off[0])
             expected = int(chain[off[0]])
+            if i == 0 and after_silence:
+                expected = int(counter[0])      # the silence's gap: the sequence goes on from here
+                continue
             reach = range(i + 1, min(n, i + 1 + DAMAGED_RUN))
             found = next((j for j in reach if counter[j] == (expected + j - i) & 0xFF), None)
             if found is not None:
@@ -206,14 +245,22 @@ class AttysDecoder(Decoder):
         return damaged, n
 
     def flush(self) -> list[SampleBlock]:
+        return self._decide_all(end=True)
+
+    def _decide_all(self, end: bool) -> list[SampleBlock]:
+        """Everything held, decided now: at the stream's ``end`` (its last lines may be a damaged
+        counter with nothing after), or before a silence (a jump there is a real gap)."""
+        out, self._ready = self._ready, []
+        if self._pending is not None:
+            out += self._release(self._t_feed or 0.0)
         if self._held is None:
-            return []
+            return out
         rows, self._held = self._held, None
-        self._flushing = True
+        self._flushing, self._at_end = True, end
         try:
-            return self._blocks(rows, self._t_feed or 0.0)
+            return out + self._blocks(rows, self._t_feed or 0.0)
         finally:
-            self._flushing = False
+            self._flushing = self._at_end = False
 
     def _blocks(self, rows: np.ndarray, t_host: float) -> list[SampleBlock]:
         if self._held is not None:
@@ -222,11 +269,12 @@ class AttysDecoder(Decoder):
         if rows.shape[0] == 0:
             return []
         counter = rows[:, 7].astype(np.int64)
-        damaged, keep = self._damaged(counter)
+        # after a silence, a break at the first row is the silence's gap, never a damaged counter
+        damaged, keep = self._damaged(counter, after_silence=self._clock_lost is not None)
         if keep < rows.shape[0]:
             self._held = rows[keep:].copy()
             rows, counter, damaged = rows[:keep], counter[:keep], damaged[:keep]
-        if (self._flushing and self._next_counter is not None and counter.size
+        if (self._at_end and self._next_counter is not None and counter.size
                 and (counter[0] - self._next_counter) & 0xFF > LAST_LINE_SKIP):
             damaged[0] = True       # the stream's last lines jump far, with nothing after: a damaged counter
         if damaged.any():
@@ -234,12 +282,17 @@ class AttysDecoder(Decoder):
             self.stats.malformed += bad
             self.stats.skipped_bytes += bad * (LINE_CHARS + 2)
             rows, counter = rows[~damaged], counter[~damaged]
+        clock_lost, self._clock_lost = self._clock_lost, None
         if rows.shape[0] == 0:
+            self._clock_lost = clock_lost         # it belongs to the first rows still to come
             return []
         self.stats.frames += rows.shape[0]
         prev = np.concatenate(([counter[0] if self._next_counter is None else self._next_counter], (counter[:-1] + 1) & 0xFF))
         # explicit modulo-256 arithmetic: how many samples the counter skipped
         skipped = (counter - prev) & 0xFF
+        if clock_lost is not None and self._next_counter is not None:
+            # after a silence: the counter says k lines, the host clock k + 256 m; m whole laps it cannot see
+            skipped[0] += 256 * max(0, int(round((clock_lost - skipped[0]) / 256)))
         self._next_counter = int((counter[-1] + 1) & 0xFF)
         if rows.shape[0]:
             # accelerometer and magnetometer, kept beside the ECG (uint16 LE, offset 0x8000, raw counts)

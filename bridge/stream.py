@@ -23,7 +23,7 @@ def stream_blocks(transport: Iterable[Packet | LinkEvent], decoder: Decoder,
         if isinstance(item, Packet):
             if writer is not None:
                 writer.write_packet(item)
-            yield from decoder.feed(item.data, item.t_host)
+            yield from decoder.feed(item.data, item.t_host, item.t_first)
         elif isinstance(item, LinkEvent):
             if writer is not None:
                 writer.write_event(item)

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from .blocks import LinkEvent, Packet
 from .capture import CaptureError, CaptureReader
+from .decoder import SETTLE_S, SILENCE_S
 from .protocols import get_protocol
 
 
@@ -61,30 +62,48 @@ class ReplayTransport:
 
 def coalesced(items: Iterator[Packet | LinkEvent], limit: int) -> Iterator[Packet | LinkEvent]:
     """Consecutive reads joined into pieces of about ``limit`` bytes (decoding does not depend on where
-    a byte stream was cut).  Around a link event the reads stay as received: the pending piece is
-    flushed before the event and the first read after it goes alone, because the decoder estimates
-    the hole from exactly those two reads' receive times (see ``decoder.Decoder``)."""
+    a byte stream was cut), each stamped with its last read's time and its first's (``t_first``).
+    Around a link event the reads stay as received: the pending piece is flushed before the event and
+    the first read after it goes alone, because the decoder estimates the hole from exactly those two
+    reads' receive times (see ``decoder.Decoder``).  Likewise a silence (no read for ``SILENCE_S``) is
+    never joined across, and the reads of the ``SETTLE_S`` after it go as they came: a decoder whose
+    counter wraps tells a hole from a burst by exactly those reads' times."""
     pending: list[bytes] = []
     size = 0
-    t_last = 0.0
+    t_first = t_last = 0.0
     alone = False
+    settle_until = None
+    t_prev = None
     for item in items:
         if isinstance(item, Packet):
+            if t_prev is not None and item.t_host - t_prev >= SILENCE_S:
+                if pending:
+                    yield Packet(b"".join(pending), t_last, t_first)
+                    pending, size = [], 0
+                settle_until = item.t_host + SETTLE_S
+            t_prev = item.t_host
+            if settle_until is not None:
+                if item.t_host >= settle_until:
+                    settle_until = None
+                yield item
+                continue
             if alone:
                 alone = False
                 yield item
                 continue
+            if not pending:
+                t_first = item.t_host
             pending.append(item.data)
             size += len(item.data)
             t_last = item.t_host
             if size >= limit:
-                yield Packet(b"".join(pending), t_last)
+                yield Packet(b"".join(pending), t_last, t_first)
                 pending, size = [], 0
             continue
         if pending:
-            yield Packet(b"".join(pending), t_last)
+            yield Packet(b"".join(pending), t_last, t_first)
             pending, size = [], 0
         alone = True
         yield item
     if pending:
-        yield Packet(b"".join(pending), t_last)
+        yield Packet(b"".join(pending), t_last, t_first)

@@ -158,7 +158,7 @@ class Session:
                 self._call("on_packet", item, raw_only=True)
                 self.counts.bytes += len(item.data)
                 t_first_byte = t_first_byte or time.monotonic()
-                for block in dec.feed(item.data, item.t_host):
+                for block in dec.feed(item.data, item.t_host, item.t_first):
                     self._block(block)
                 for aux in dec.take_aux():
                     self._call("on_aux", aux)
