@@ -221,7 +221,8 @@ class FrameDecoder(Decoder):
                 for held in self._identity(payload):      # ours named itself: what waited is taken now
                     self._take(*held, runs)
             elif self._unverified:
-                self._hold((seq, ch, n, flags, payload))
+                for held in self._hold((seq, ch, n, flags, payload)):
+                    self._take(*held, runs)
             else:
                 self._take(seq, ch, n, flags, payload, runs)
         self._buf = buf[pos:]
@@ -256,13 +257,24 @@ class FrameDecoder(Decoder):
         self._held = []
         return []
 
-    def _hold(self, frame: tuple) -> None:
-        """A data frame before the device on the link has named itself: kept (a few seconds' worth) until
-        it does; the oldest beyond that are not taken."""
+    def _hold(self, frame: tuple) -> list[tuple]:
+        """A data frame before the device on the link has named itself: kept until it does.  A device
+        that stays silent about its name for ``MAX_HELD_FRAMES`` frames (firmware that names itself only
+        at power-up) is taken as ours, with a notice; while another device's name was the last one heard,
+        the oldest frames beyond that are not taken.  Returns the frames to take now."""
         self._held.append(frame)
-        if len(self._held) > MAX_HELD_FRAMES:
-            self._held.pop(0)
-            self.stats.unverified_frames += 1
+        if len(self._held) <= MAX_HELD_FRAMES:
+            return []
+        if self._foreign is None:
+            self.notices.append(f"the device on the link did not name itself within {MAX_HELD_FRAMES} frames "
+                                f"after the reconnect: its data is taken as {self.device_id}'s, unverified "
+                                "(its firmware should repeat its identity)")
+            self._unverified = False
+            held, self._held = self._held, []
+            return held
+        self._held.pop(0)
+        self.stats.unverified_frames += 1
+        return []
 
     def _plausible(self, lost_samples: int) -> bool:
         """Does a counter gap over a reconnect fit the time that passed (with a frame of slack)?"""

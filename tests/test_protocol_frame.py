@@ -109,3 +109,25 @@ def test_damaged_length_field_does_not_hold_back_the_frames_after_it():
     got = np.concatenate([b.samples[:, 0] for b in blocks])
     np.testing.assert_array_equal(got, np.concatenate([x[:38], x[40:]]))
     assert dec.stats.lost_frames == 1 and dec.stats.lost_samples == 2 and dec.stats.malformed == 1
+
+
+def test_a_device_that_names_itself_only_at_power_up_is_taken_after_a_while_with_a_notice():
+    """Identity checks after a reconnect: ours names itself again (taken, nothing lost), another device
+    names itself (none of its frames taken), one that never names itself again (old firmware) is taken
+    after 40 frames, said in a notice, its samples in place."""
+    from ecg_activity.bridge.protocol_frame import MAX_HELD_FRAMES, encode_identity
+
+    x = np.arange(100 * 25)
+    frames = encode_stream(x, 25)
+    dec = FrameDecoder()
+    out = dec.feed(encode_identity("strap-A") + b"".join(frames[:10]), 0.0)
+    dec.link_lost(1.0)
+    out += dec.feed(b"".join(frames[10:15]), 2.0)                  # held: not yet named
+    assert sum(b.n for b in out) == 250 and dec.stats.unverified_frames == 0
+    out += dec.feed(encode_identity("strap-A") + b"".join(frames[15:20]), 2.1)
+    assert sum(b.n for b in out) == 500 and dec.stats.lost_samples == 0
+    dec.link_lost(3.0)
+    out += dec.feed(b"".join(frames[20:20 + MAX_HELD_FRAMES + 5]), 4.0)
+    got = np.concatenate([b.samples[:, 0] for b in out])
+    assert np.array_equal(got, x[:got.size]) and got.size == (20 + MAX_HELD_FRAMES + 5) * 25
+    assert any("did not name itself" in n for n in dec.take_notices()) and dec.stats.unverified_frames == 0
