@@ -1,5 +1,6 @@
 """The live view, rendered by rich's own recording console and in a real terminal under tmux."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,44 @@ def _text(renderable, width):
     c = Console(record=True, width=width, color_system=None)
     c.print(renderable)
     return c.export_text()
+
+
+class Tmux:
+    """A real terminal: ``cmd`` in a detached tmux session of ``width`` x ``height``."""
+
+    def __init__(self, cmd: str, width: int, height: int) -> None:
+        self.name = f"ecg-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), cmd],
+                       check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def wait(self, pred, what: str, timeout: float = 60) -> str:
+        """The screen once ``pred`` holds for it (polled), or an AssertionError showing the last one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.screen()
+            if pred(out):
+                return out
+            time.sleep(0.25)
+        raise AssertionError(f"no {what} on screen:\n{out}")
+
+    def ended(self, timeout: float = 30) -> bool:
+        """Has the command ended (its session gone) within ``timeout``?"""
+        deadline = time.monotonic() + timeout
+        while subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
 
 
 def test_render_shows_everything_a_tester_needs():
@@ -105,22 +144,14 @@ def test_trace_keeps_qrs_spikes():
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_live_demo_in_a_real_terminal():
-    name = f"ecg-{uuid.uuid4().hex[:8]}"
-    cmd = f"{sys.executable} -m ecg_activity demo --speed 4 --duration 20"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd], check=True)
+    term = Tmux(f"{sys.executable} -m ecg_activity demo --speed 4 --duration 20", 100, 30)
     try:
-        screen = ""
-        for _ in range(40):
-            time.sleep(0.5)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True,
-                                    text=True).stdout
-            if "bpm" in screen and "smoothed" in screen and "%" in screen:
-                break
+        screen = term.wait(lambda s: "bpm" in s and "smoothed" in s and "%" in s, "decision", timeout=20)
         assert "ecg-activity" in screen and "bpm" in screen and "smoothed" in screen, screen
         assert "rest" in screen and "squats" in screen and "frames" in screen
         assert "Traceback" not in screen
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        term.kill()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -129,34 +160,18 @@ def test_keys_label_mark_pause_and_quit_in_a_real_terminal(tmp_path):
     and resumes the recording, q ends the session; all of it lands in the capture as timed events."""
     from ecg_activity.bridge.capture_decode import decode_capture
 
-    name = f"ecg-{uuid.uuid4().hex[:8]}"
     cap = tmp_path / "keys.ecgcap"
     cmd = f"{sys.executable} -m ecg_activity demo --speed 4 --record {cap}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "70", cmd], check=True)
-
-    def screen():
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-
-    def wait(pred, what, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = screen()
-            if pred(out):
-                return out
-            time.sleep(0.25)
-        raise AssertionError(f"no {what} on screen:\n{out}")
+    term = Tmux(cmd, 110, 70)
     try:
-        wait(lambda s: "m marker" in s, "key hints")
+        term.wait(lambda s: "m marker" in s, "key hints")
         for key, seen in (("3", "label walk"), ("m", "markers 1"), ("Space", "PAUSED"), ("Space", "● REC")):
-            subprocess.run(["tmux", "send-keys", "-t", name, key], check=True)
-            wait(lambda s, seen=seen: seen in s, seen)
-        subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and subprocess.run(["tmux", "has-session", "-t", name],
-                                                             capture_output=True).returncode == 0:
-            time.sleep(0.2)
+            term.keys(key)
+            term.wait(lambda s, seen=seen: seen in s, seen)
+        term.keys("q")
+        term.ended()
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        term.kill()
     # a starved machine may also stall the virtual link: its disconnect/reconnect events are real ones
     events = [e for e in decode_capture(str(cap)).events
               if e.kind not in ("disconnect", "reconnect", "reconnect_failed", "watchdog")]
@@ -222,39 +237,23 @@ def test_a_port_gone_is_on_screen_and_q_still_quits(tmp_path):
 
     sim = subprocess.Popen([sys.executable, "-m", "ecg_activity", "simulate", "--loop", "--speed", "4"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    name = f"ecg-{uuid.uuid4().hex[:8]}"
     cap = tmp_path / "gone.ecgcap"
+    term = None
     try:
         port = sim.stdout.readline().strip()
         assert port.startswith("/dev/"), sim.stderr.read()
-        cmd = f"{sys.executable} -m ecg_activity run --source {port} --record {cap}"
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "40", cmd], check=True)
-
-        def screen():
-            return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-
-        def wait(pred, what, timeout=90):
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                out = screen()
-                if pred(out):
-                    return out
-                time.sleep(0.25)
-            raise AssertionError(f"no {what} on screen:\n{out}")
-        wait(lambda s: "smoothed" in s and "bpm" in s, "decision")
+        term = Tmux(f"{sys.executable} -m ecg_activity run --source {port} --record {cap}", 110, 40)
+        term.wait(lambda s: "smoothed" in s and "bpm" in s, "decision", timeout=90)
         sim.kill()
         sim.wait()
-        out = wait(lambda s: "reconnecting" in s and "attempt 2" in s, "reconnecting state")
+        out = term.wait(lambda s: "reconnecting" in s and "attempt 2" in s, "reconnecting state", timeout=90)
         assert "link lost" in out and "stale" in out, out
-        subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and subprocess.run(["tmux", "has-session", "-t", name],
-                                                             capture_output=True).returncode == 0:
-            time.sleep(0.2)
-        ended = subprocess.run(["tmux", "has-session", "-t", name], capture_output=True).returncode != 0
+        term.keys("q")
+        ended = term.ended()
     finally:
         sim.kill()
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        if term is not None:
+            term.kill()
     assert ended, "q did not end the session while the link was down"
     kinds = [e.kind for e in decode_capture(str(cap)).events]
     assert "disconnect" in kinds and kinds.count("reconnect_failed") >= 1, kinds
@@ -281,37 +280,23 @@ def test_guided_calibration_shows_heart_rate_and_ignores_keys_typed_while_record
     """In a real terminal: while an activity is recorded the view shows the heart rate, the quality and the
     capture growing; an 's' typed meanwhile does not skip the next activity (input is flushed before
     each prompt)."""
-    name = f"ecg-{uuid.uuid4().hex[:8]}"
     out = tmp_path / "me.tflite"
-    cmd = (f"env -u COLUMNS -u LINES {sys.executable} -m ecg_activity calibrate --guided --source sim:frame --speed 4 --seconds 48 "
-           f"--activities rest,walk --min-seconds 5 -o {out}")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "70", cmd], check=True)
-
-    def screen():
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True).stdout
-
-    def wait(pred, what, timeout=90):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            s = screen()
-            if pred(s):
-                return s
-            time.sleep(0.25)
-        raise AssertionError(f"no {what} on screen:\n{s}")
-    import re
-
+    cmd = (f"env -u COLUMNS -u LINES {sys.executable} -m ecg_activity calibrate --guided --source sim:frame "
+           f"--speed 4 --seconds 48 --activities rest,walk --min-seconds 5 -o {out}")
+    term = Tmux(cmd, 110, 70)
     try:
-        wait(lambda s: "next: rest" in s, "first prompt")
-        subprocess.run(["tmux", "send-keys", "-t", name, "Enter"], check=True)
-        s = wait(lambda s: re.search(r"♥ \d+ bpm", s) and re.search(r"[1-9]\d* KiB", s), "heart rate and KiB")
+        term.wait(lambda s: "next: rest" in s, "first prompt", timeout=90)
+        term.keys("Enter")
+        s = term.wait(lambda s: re.search(r"♥ \d+ bpm", s) and re.search(r"[1-9]\d* KiB", s), "heart rate and KiB",
+                      timeout=90)
         assert "rest now:" in s and "quality" in s
-        subprocess.run(["tmux", "send-keys", "-t", name, "s", "Enter"], check=True)      # typed ahead
-        assert "next: walk" not in screen(), "rest ended before the typed-ahead key: the test proves nothing:\n" + s
-        wait(lambda s: "next: walk" in s, "second prompt")
-        subprocess.run(["tmux", "send-keys", "-t", name, "Enter"], check=True)
+        term.keys("s", "Enter")                                                     # typed ahead
+        assert "next: walk" not in term.screen(), "rest ended before the typed-ahead key: the test proves nothing:\n" + s
+        term.wait(lambda s: "next: walk" in s, "second prompt", timeout=90)
+        term.keys("Enter")
         deadline = time.monotonic() + 90
         while not (tmp_path / "me-captures" / "calibrate-walk.ecgcap").exists() and time.monotonic() < deadline:
             time.sleep(0.25)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        term.kill()
     assert (tmp_path / "me-captures" / "calibrate-walk.ecgcap").exists(), "the typed-ahead s skipped walk"
