@@ -50,7 +50,8 @@ def rate_from_times(t: np.ndarray, path: str) -> tuple[float, str]:
     times go backwards or stray from one steady rate by more than half a sample (or the 1 ms a rounded
     clock may): a gap, a rate change or a jittery host clock, where any single rate would misplace samples."""
     if not np.isfinite(t).all():
-        raise SourceError(f"{path}: its first column is not increasing time in seconds (row {_first_bad(t) + 1})")
+        raise SourceError(f"{path}: its first column is not increasing time in seconds "
+                          f"(row {int(np.argmax(~np.isfinite(t))) + 1})")
     for i in range(0, t.size - 1, CHUNK_ROWS):            # in slices: a few MB of temporaries, whatever the length
         dt = np.diff(t[i:i + CHUNK_ROWS + 1])
         if not (dt > 0).all():
@@ -80,10 +81,6 @@ def rate_from_times(t: np.ndarray, path: str) -> tuple[float, str]:
     rate = round(rate, 3)
     return rate, (f"rate {rate:g} Hz fitted to the time column over {t[-1] - t[0]:.1f} s "
                   f"(every time within {worst_off * 1e3:.2f} ms of it)")
-
-
-def _first_bad(t: np.ndarray) -> int:
-    return int(np.argmax(~np.isfinite(t)))
 
 
 def detect_format(path: str) -> str:
@@ -118,7 +115,8 @@ def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, colum
     (a gzip is never decompressed further), its lines counted before anything is parsed, and numpy's
     parser (no Python object per value): under 300 MB at the limit."""
     raw = read_bytes(path)
-    if raw.count(b"\n") > MAX_SAMPLES + 1000:
+    lines = raw.count(b"\n")                                 # counted once: the limit, and the columns' size
+    if lines > MAX_SAMPLES + 1000:
         raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
     if b";" in raw:
         raw = raw.replace(b";", b",")
@@ -133,7 +131,7 @@ def read_csv(path: str, rate_hz: float | None, mv_per_count: float | None, colum
             skip += 1                                         # the header line
         break
     mv = mv_per_count or CSV_MV_PER_COUNT
-    rows = _parse_rows(raw, skip, path, column, mv)
+    rows = _parse_rows(raw, skip, lines - skip + 1, path, column, mv)
     del raw
     if rows.counts.shape[0] < 2:
         raise SourceError(f"{path}: needs at least two rows of the same number of columns")
@@ -173,19 +171,16 @@ class _Rows:
     columns: int
 
 
-def _parse_rows(raw: bytes, skip: int, path: str, column: int | None, mv_per_count: float) -> _Rows:
+def _parse_rows(raw: bytes, skip: int, upper: int, path: str, column: int | None, mv_per_count: float) -> _Rows:
     """The CSV's numbers, parsed by numpy a few MB of text at a time into preallocated columns (the values
-    straight to counts): at the 64 MiB limit the text, the times and the counts are all that is ever held,
-    never a full table of floats."""
+    straight to counts; ``upper`` rows at most): at the 64 MiB limit the text, the times and the counts are
+    all that is ever held, never a full table of floats."""
     import io
     import warnings
 
     pos = 0
     for _ in range(skip):
         pos = raw.find(b"\n", pos) + 1 or len(raw)
-    upper = raw.count(b"\n", pos) + 1
-    if upper > MAX_SAMPLES + 1000:
-        raise SourceError(f"{path}: more than {MAX_SAMPLES} samples")
     values = times = None
     columns = col = 0
     n = 0

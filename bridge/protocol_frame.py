@@ -74,34 +74,28 @@ def encode_stream(samples: np.ndarray, per_frame: int, first_seq: int = 0, flags
     return list(iter_frames(samples, per_frame, first_seq, flags))
 
 
-def _complete_frame_after(buf: bytes, start: int, end: int) -> int | None:
-    """Offset of the first whole, CRC-valid frame at or after ``start``, if any."""
+#: what ``_whole_frame_after`` returns while a frame that may be the one has not fully arrived
+PENDING = -1
+
+
+def _whole_frame_after(buf: bytes, start: int, end: int, before: int | None = None) -> int | None:
+    """Offset of the first whole, CRC-valid frame starting at or after ``start`` within ``buf[:end]``, if any.
+    With ``before``, only starts before it count, and a plausible frame start there that has not fully
+    arrived gives ``PENDING`` (the caller waits for the rest instead of deciding on part of it)."""
     k = buf.find(SYNC, start)
-    while 0 <= k <= end - HEADER_LEN - CRC_LEN - 3:
-        _, ver, _, _, ch, n = _HEADER.unpack_from(buf, k)
-        flen = HEADER_LEN + 3 * ch * n + CRC_LEN
-        if (ver == VERSION and ch and n and ch * n <= MAX_VALUES and k + flen <= end
-                and zlib.crc32(buf[k + 2:k + flen - CRC_LEN]) == int.from_bytes(buf[k + flen - CRC_LEN:k + flen], "little")):
-            return k
-        k = buf.find(SYNC, k + 1)
-    return None
-
-
-def _frame_inside(buf: bytes, start: int, stop: int, end: int) -> int | None:
-    """Offset of the first whole, CRC-valid frame starting in ``[start, stop)`` (within ``buf[:end]``);
-    None when there is none; -1 when a plausible one has not fully arrived yet."""
-    k = buf.find(SYNC, start, stop + 1)
-    while 0 <= k < stop:
+    while 0 <= k and (before is None or k < before):
         if end - k < HEADER_LEN:
-            return -1
+            return PENDING if before is not None else None
         _, ver, _, _, ch, n = _HEADER.unpack_from(buf, k)
         if ver == VERSION and ch and n and ch * n <= MAX_VALUES:
             flen = HEADER_LEN + 3 * ch * n + CRC_LEN
             if k + flen > end:
-                return -1
-            if zlib.crc32(buf[k + 2:k + flen - CRC_LEN]) == int.from_bytes(buf[k + flen - CRC_LEN:k + flen], "little"):
+                if before is not None:
+                    return PENDING
+            elif zlib.crc32(buf[k + 2:k + flen - CRC_LEN]) == int.from_bytes(buf[k + flen - CRC_LEN:k + flen],
+                                                                              "little"):
                 return k
-        k = buf.find(SYNC, k + 1, stop + 1)
+        k = buf.find(SYNC, k + 1)
     return None
 
 
@@ -183,7 +177,7 @@ class FrameDecoder(Decoder):
                 continue
             flen = HEADER_LEN + 3 * ch * n + CRC_LEN
             if end - i < flen:
-                j = _complete_frame_after(buf, i + 1, end)
+                j = _whole_frame_after(buf, i + 1, end)
                 if j is None:
                     pos = i           # a frame still arriving: wait for the rest
                     break
@@ -199,8 +193,8 @@ class FrameDecoder(Decoder):
                 # A real frame starting inside this one's span means its length field was damaged
                 # (malformed, skip to the real one); decided only once every candidate inside has
                 # arrived, so a live link's reads and a replay's one piece count the same damage.
-                j = _frame_inside(buf, i + 1, i + flen, end)
-                if j == -1:
+                j = _whole_frame_after(buf, i + 1, end, before=i + flen)
+                if j == PENDING:
                     pos = i           # a candidate frame still arriving: wait for the rest
                     break
                 if j is not None:
