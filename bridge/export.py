@@ -62,14 +62,12 @@ def export(capture: str, output: str, fmt: str | None = None, force: bool = Fals
 
 def _clock_note(sensor_clock: bool, origin: float) -> str:
     """What ``time_s`` of a side stream counts from, in words (its first sample; on which clock)."""
-    import time as _time
-
     if sensor_clock:
         return (f"time_s: seconds on the sensor's own clock from this stream's first sample, which the sensor "
                 f"stamped {origin:.6f} s (Polar: since 2000-01-01 UTC when an app set the unit's clock, else "
                 "since it started)")
     return (f"time_s: seconds on this computer's receive clock from this stream's first sample, received "
-            f"{_time.strftime('%Y-%m-%dT%H:%M:%SZ', _time.gmtime(origin))}")
+            f"{datetime.fromtimestamp(origin, timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
 
 
 def export_aux_csv(capture: str, out: str | Path, stream: str) -> ExportResult:
@@ -239,8 +237,8 @@ def export_edf(capture: str, out: str | Path, bdf: bool = False) -> ExportResult
 def record_layout(rate_hz: float, bytes_per_sample_all_channels: int) -> tuple[float, int]:
     """EDF's data record (duration in s, samples per record) whose rate is nearest ``rate_hz``: an integer
     count of samples per record, a duration of 0.001-60 s in EDF's 8 characters, a record within the
-    61440 bytes the standard recommends.  A whole rate keeps 1 s records; 256.016 Hz gets 15361 samples
-    per 60 s (256.01667 Hz, 2.6 ppm), where 1 s records made it 256 and pyedflib's own choice 256.08."""
+    61440 bytes the standard recommends.  A whole rate keeps 1 s records; 256.016 Hz gets 11905 samples
+    per 46.501 s (256.0159997 Hz, 0.0013 ppm off), where pyedflib's own choice made it 256.08."""
     if float(rate_hz).is_integer() and rate_hz * bytes_per_sample_all_channels <= 61440:
         return 1.0, int(rate_hz)
     d = np.arange(1, 60001) / 1000.0                  # every duration EDF can state to the millisecond
