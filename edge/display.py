@@ -236,7 +236,7 @@ def render(s: DisplayState, width: int = 80, height: int | None = None):
         below.append(Text(f"keys: {keys} · m marker · space pause · q quit", style="dim"))
     title = f"ecg-activity · {s.source} · {s.model} ({s.backend})"
     rows = TRACE_ROWS
-    if height is not None:                          # what the trace may take of a small terminal
+    if height is not None and height < ROOMY_ROWS:  # what the trace may take of a small terminal
         fixed = _lines(Panel(Group(*top, head, *below), width=width), width)
         rows = max(0, min(TRACE_ROWS, height - fixed - 3))  # its scale line, the blank after, the cursor's line
         if rows < 2:
@@ -252,6 +252,8 @@ def render(s: DisplayState, width: int = 80, height: int | None = None):
 
 
 TRACE_ROWS = 5                     # the ECG trace's height on a terminal with room for it
+ROOMY_ROWS = 45                    # a terminal this high holds the whole panel (nine classes, every line):
+                                   # measuring what fits (a full render, 1.4 ms) is only done below it
 
 
 def _lines(renderable, width: int) -> int:
