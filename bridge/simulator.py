@@ -293,18 +293,13 @@ class PtyWearable:
             patience = None if self.speed <= 0 else (0.0 if stalled else self.STALL_S)
             due = self.identity is not None and (since_identity is None
                                                  or since_identity >= self.proto.identity_every_frames - 1)
+            if due:
+                since_identity = 0
+            elif since_identity is not None:
+                since_identity += 1
+            packets = ([self.identity] if due else []) + self.injector.apply(f, t_dev)
             try:
-                stalled = False
-                if due:
-                    if not self._send(self.identity, patience):
-                        stalled = True
-                    since_identity = 0
-                elif since_identity is not None:
-                    since_identity += 1
-                for p in [] if stalled else self.injector.apply(f, t_dev):
-                    if not self._send(p, patience):
-                        stalled = True
-                        break
+                stalled = not all(self._send(p, patience) for p in packets)     # stops at the first refused
             except OSError:
                 stalled = True
             if stalled:
